@@ -1,0 +1,27 @@
+"""course_utils: the helper package of the course "Image classification with PyTorch".
+
+Lessons import it as ``import course_utils as cu``. Each module has one job:
+
+* ``runtime``    – device, seeding, precision policy, run mode (quick / offline)
+* ``datasets``   – FashionMNIST, CIFAR-10 (or a labelled stand-in), sample photos, channel stats
+* ``loaders``    – the fast in-memory ``TensorLoader`` and ``make_dataloaders``
+* ``models``     – MLP, TinyVGG, LeNet-5, residual block, a stronger small CNN
+* ``transfer``   – freezing, new heads, parameter groups, pretrained torchvision weights
+* ``engine``     – ``train_step``, ``eval_step``, ``fit`` and its ``History``
+* ``evaluation`` – ``predict`` and ``evaluate`` (torchmetrics)
+* ``plotting``   – figures for images, curves, confusion matrices and predictions
+* ``checks``     – assertions with clear messages for the lessons' test cells
+"""
+
+from . import checks
+from .datasets import *  # noqa: F403
+from .datasets import __all__ as _datasets_all
+from .engine import *  # noqa: F403
+from .engine import __all__ as _engine_all
+from .loaders import *  # noqa: F403
+from .loaders import __all__ as _loaders_all
+from .runtime import *  # noqa: F403
+from .runtime import __all__ as _runtime_all
+
+__version__ = "0.1.0"
+__all__ = ["__version__", "checks", *_runtime_all, *_datasets_all, *_loaders_all, *_engine_all]

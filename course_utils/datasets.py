@@ -1,0 +1,303 @@
+"""The course's datasets, loaded the same way on a laptop, in Colab and in CI.
+
+* FashionMNIST comes from a system copy (Debian's ``dataset-fashion-mnist``), a
+  cached copy, or a download — always through torchvision's own dataset class.
+* CIFAR-10 is downloaded by torchvision; where that fails and the run mode allows
+  stand-ins, a synthetic dataset of the same shape is returned and labelled as such
+  every time it is created or printed.
+* Real photographs that ship inside scikit-image and scikit-learn need no download.
+
+Also here: a dataset's per-channel statistics and exporting images to an
+ImageFolder tree (one folder per class), which lessons use to practise file loading.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+from torchvision import datasets as tv_datasets
+from torchcodec.encoders import JpegEncoder, PngEncoder
+
+from ._validate import (
+    describe,
+    require_choice,
+    require_images,
+    require_labels,
+    require_positive_int,
+)
+from .runtime import STANDINS_ENV, run_mode
+
+__all__ = [
+    "CIFAR10_CLASSES",
+    "FASHION_MNIST_CLASSES",
+    "SYSTEM_FASHION_MNIST",
+    "CIFAR10StandIn",
+    "channel_stats",
+    "cifar10_tensors",
+    "data_dir",
+    "export_image_folder",
+    "fashion_mnist_tensors",
+    "load_cifar10",
+    "load_fashion_mnist",
+    "sample_photo",
+    "sample_photos",
+]
+
+FASHION_MNIST_CLASSES: tuple[str, ...] = (
+    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+)
+CIFAR10_CLASSES: tuple[str, ...] = (
+    "airplane", "automobile", "bird", "cat", "deer",
+    "dog", "frog", "horse", "ship", "truck",
+)
+SYSTEM_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
+_FASHION_FILES = (
+    "train-images-idx3-ubyte", "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte",
+)
+DATA_DIR_ENV = "COURSE_DATA_DIR"
+
+
+def data_dir(root: str | Path | None = None) -> Path:
+    """Where datasets are cached: ``root``, else ``$COURSE_DATA_DIR``, else ``~/.cache/image-course/data``."""
+    if root is None:
+        root = os.environ.get(DATA_DIR_ENV) or Path.home() / ".cache" / "image-course" / "data"
+    path = Path(root).expanduser()
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _install_system_fashion_mnist(raw_dir: Path, system_dir: Path) -> bool:
+    """Decompress the system copy into torchvision's raw folder; False when there is none."""
+    sources = [system_dir / f"{name}.gz" for name in _FASHION_FILES]
+    if not all(source.is_file() for source in sources):
+        return False
+    raw_dir.mkdir(parents=True, exist_ok=True)
+    for source, name in zip(sources, _FASHION_FILES):
+        target = raw_dir / name
+        if not target.is_file():
+            partial = target.with_suffix(".partial")
+            with gzip.open(source, "rb") as packed, open(partial, "wb") as unpacked:
+                shutil.copyfileobj(packed, unpacked)
+            partial.replace(target)
+    return True
+
+
+def load_fashion_mnist(
+    train: bool = True,
+    root: str | Path | None = None,
+    transform: Any = None,
+    *,
+    system_dir: str | Path = SYSTEM_FASHION_MNIST,
+) -> tv_datasets.FashionMNIST:
+    """FashionMNIST (60,000 training or 10,000 test images) as torchvision's dataset.
+
+    Uses, in order: a cached copy under ``root``, the system copy in ``system_dir``,
+    a download. There is no stand-in: the real data can always be had offline by
+    installing Debian's ``dataset-fashion-mnist``.
+    """
+    root = data_dir(root)
+    raw_dir = root / "FashionMNIST" / "raw"
+    have_copy = all((raw_dir / name).is_file() for name in _FASHION_FILES)
+    if not have_copy and not _install_system_fashion_mnist(raw_dir, Path(system_dir)):
+        try:
+            return tv_datasets.FashionMNIST(root, train=train, transform=transform, download=True)
+        except Exception as error:  # network errors come in many types
+            raise RuntimeError(
+                f"FashionMNIST could not be downloaded into {root} ({error.__class__.__name__}: {error}). "
+                "Check your internet connection, or install the offline copy "
+                "(Debian/Ubuntu: `sudo apt-get install dataset-fashion-mnist`)."
+            ) from error
+    return tv_datasets.FashionMNIST(root, train=train, transform=transform, download=False)
+
+
+def fashion_mnist_tensors(train: bool = True, root: str | Path | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """FashionMNIST as two tensors: uint8 images N×1×28×28 and int64 labels N (no per-sample Python)."""
+    dataset = load_fashion_mnist(train=train, root=root)
+    return dataset.data.unsqueeze(1).contiguous(), dataset.targets.to(torch.int64)
+
+
+class CIFAR10StandIn(tv_datasets.VisionDataset):
+    """Synthetic data shaped like CIFAR-10, used only when the real one cannot be downloaded.
+
+    Each class is a coloured, oriented stripe texture with noise, so models can learn
+    something, but **no number measured on it is a CIFAR-10 result**. It behaves like
+    torchvision's ``CIFAR10``: ``data`` is N×32×32×3 uint8, ``targets`` a list of ints,
+    and items are ``(PIL image, label)`` passed through ``transform``.
+    """
+
+    is_standin = True
+    classes = list(CIFAR10_CLASSES)
+
+    def __init__(self, train: bool = True, transform: Any = None, target_transform: Any = None) -> None:
+        super().__init__(root=None, transform=transform, target_transform=target_transform)
+        self.train = train
+        count = 50_000 if train else 10_000
+        generator = torch.Generator().manual_seed(10 if train else 11)
+        self.targets: list[int] = torch.arange(count).remainder(10)[torch.randperm(count, generator=generator)].tolist()
+        self.data = _standin_images(torch.tensor(self.targets), generator).numpy()
+        print(
+            f"STAND-IN DATA: CIFAR-10 could not be downloaded and {STANDINS_ENV} is set, so this is a synthetic "
+            f"CIFAR-10-shaped {'training' if train else 'test'} set ({count} images, 32×32 RGB). "
+            "Numbers measured on it are NOT CIFAR-10 results."
+        )
+
+    def __len__(self) -> int:
+        return len(self.targets)
+
+    def __getitem__(self, index: int) -> tuple[Any, Any]:
+        image: Any = Image.fromarray(self.data[index])
+        target: Any = self.targets[index]
+        if self.transform is not None:
+            image = self.transform(image)
+        if self.target_transform is not None:
+            target = self.target_transform(target)
+        return image, target
+
+    def extra_repr(self) -> str:
+        return "STAND-IN for CIFAR-10 (synthetic images, not real photographs)"
+
+
+def _standin_images(labels: torch.Tensor, generator: torch.Generator, chunk: int = 5_000) -> torch.Tensor:
+    """Class-dependent colour + stripe orientation + noise, built a chunk at a time (N×32×32×3 uint8)."""
+    palette = torch.rand(10, 3, generator=generator) * 0.6 + 0.2
+    angles = torch.arange(10) * (torch.pi / 10)
+    ys, xs = torch.meshgrid(torch.arange(32.0), torch.arange(32.0), indexing="ij")
+    out = torch.empty(len(labels), 32, 32, 3, dtype=torch.uint8)
+    for start in range(0, len(labels), chunk):
+        part = labels[start:start + chunk]
+        phase = torch.rand(len(part), 1, 1, generator=generator) * 6.28
+        theta = angles[part].view(-1, 1, 1)
+        stripes = torch.sin((xs * torch.cos(theta) + ys * torch.sin(theta)) * 0.8 + phase)
+        colour = palette[part].view(-1, 1, 1, 3)
+        noise = torch.randn(len(part), 32, 32, 3, generator=generator) * 0.12
+        pixels = colour * (0.75 + 0.25 * stripes.unsqueeze(-1)) + noise
+        out[start:start + chunk] = (pixels.clamp(0, 1) * 255).round().to(torch.uint8)
+    return out
+
+
+def load_cifar10(train: bool = True, root: str | Path | None = None, transform: Any = None) -> Any:
+    """CIFAR-10 through torchvision (downloaded once), or a labelled stand-in offline.
+
+    The returned dataset has an ``is_standin`` attribute. Without internet the
+    stand-in is used only when ``COURSE_ALLOW_STANDINS`` is set; otherwise the
+    failed download raises an error that says what to do.
+    """
+    root = data_dir(root)
+    try:
+        dataset = tv_datasets.CIFAR10(root, train=train, transform=transform, download=True)
+    except Exception as error:  # network errors come in many types
+        if not run_mode().allow_standins:
+            raise RuntimeError(
+                f"CIFAR-10 could not be downloaded into {root} ({error.__class__.__name__}: {error}). "
+                "Connect to the internet and run the cell again, or set the environment variable "
+                f"{STANDINS_ENV}=1 to continue with a clearly labelled synthetic stand-in."
+            ) from error
+        return CIFAR10StandIn(train=train, transform=transform)
+    dataset.is_standin = False  # type: ignore[attr-defined]
+    return dataset
+
+
+def cifar10_tensors(
+    train: bool = True, root: str | Path | None = None
+) -> tuple[torch.Tensor, torch.Tensor, bool]:
+    """CIFAR-10 as uint8 images N×3×32×32, int64 labels N, and whether it is the stand-in."""
+    dataset = load_cifar10(train=train, root=root)
+    images = torch.from_numpy(np.ascontiguousarray(dataset.data)).permute(0, 3, 1, 2).contiguous()
+    return images, torch.tensor(dataset.targets, dtype=torch.int64), bool(dataset.is_standin)
+
+
+_PHOTO_LOADERS = {
+    "astronaut": ("skimage", "astronaut"),
+    "chelsea": ("skimage", "chelsea"),
+    "coffee": ("skimage", "coffee"),
+    "rocket": ("skimage", "rocket"),
+    "china": ("sklearn", "china.jpg"),
+    "flower": ("sklearn", "flower.jpg"),
+}
+
+
+def sample_photo(name: str) -> np.ndarray:
+    """One real RGB photograph shipped inside scikit-image or scikit-learn, as H×W×3 uint8."""
+    require_choice("name", name, tuple(_PHOTO_LOADERS))
+    package, key = _PHOTO_LOADERS[name]
+    if package == "skimage":
+        from skimage import data as skimage_data
+
+        return np.ascontiguousarray(getattr(skimage_data, key)())
+    from sklearn.datasets import load_sample_image
+
+    return np.ascontiguousarray(load_sample_image(key))
+
+
+def sample_photos() -> dict[str, np.ndarray]:
+    """All the shipped photographs by name (astronaut, chelsea the cat, coffee, rocket, china, flower)."""
+    return {name: sample_photo(name) for name in _PHOTO_LOADERS}
+
+
+def channel_stats(images: torch.Tensor, batch_size: int = 4096) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-channel mean and standard deviation of N×C×H×W images, on the 0–1 scale.
+
+    uint8 images are divided by 255. Statistics are accumulated in float64 a chunk
+    at a time, so a whole dataset never has to be converted to float at once.
+    The standard deviation is the population one (what ``Normalize`` expects).
+    """
+    images = require_images("images", images)
+    require_positive_int("batch_size", batch_size)
+    scale = 255.0 if images.dtype == torch.uint8 else 1.0
+    if images.dtype not in (torch.uint8, torch.float16, torch.bfloat16, torch.float32, torch.float64):
+        raise TypeError(f"images: expected uint8 or floating-point pixels, got {describe(images)}")
+    channels = images.shape[1]
+    total = torch.zeros(channels, dtype=torch.float64)
+    total_sq = torch.zeros(channels, dtype=torch.float64)
+    for start in range(0, images.shape[0], batch_size):
+        chunk = images[start:start + batch_size].to(torch.float64) / scale
+        total += chunk.sum(dim=(0, 2, 3))
+        total_sq += chunk.square().sum(dim=(0, 2, 3))
+    count = images.shape[0] * images.shape[2] * images.shape[3]
+    mean = total / count
+    std = (total_sq / count - mean.square()).clamp_min(0).sqrt()
+    return mean.float(), std.float()
+
+
+def export_image_folder(
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    class_names: list[str] | tuple[str, ...],
+    root: str | Path,
+    *,
+    per_class: int | None = None,
+    fmt: str = "png",
+) -> Path:
+    """Write uint8 N×C×H×W images into ``root/<class name>/<index>.<fmt>`` (ImageFolder layout).
+
+    ``per_class`` keeps only the first that many images of each class. Slashes in
+    class names (FashionMNIST's "T-shirt/top") become underscores in folder names.
+    """
+    images = require_images("images", images, channels=(1, 3))
+    if images.dtype != torch.uint8:
+        raise TypeError(f"images: expected uint8 pixels (0–255), got {describe(images)}")
+    labels = require_labels("labels", labels, n=images.shape[0], num_classes=len(class_names))
+    require_choice("fmt", fmt, ("png", "jpg"))
+    if per_class is not None:
+        require_positive_int("per_class", per_class)
+    root = Path(root)
+    encoder = PngEncoder if fmt == "png" else JpegEncoder
+    counts = [0] * len(class_names)
+    for index in range(images.shape[0]):
+        label = int(labels[index])
+        if per_class is not None and counts[label] >= per_class:
+            continue
+        folder = root / str(class_names[label]).replace("/", "_")
+        folder.mkdir(parents=True, exist_ok=True)
+        encoder(images[index]).to_file(folder / f"{index:05d}.{fmt}")
+        counts[label] += 1
+    return root
