@@ -23,7 +23,6 @@ import numpy as np
 import torch
 from PIL import Image
 from torchvision import datasets as tv_datasets
-from torchcodec.encoders import JpegEncoder, PngEncoder
 
 from ._validate import (
     describe,
@@ -290,7 +289,7 @@ def export_image_folder(
     if per_class is not None:
         require_positive_int("per_class", per_class)
     root = Path(root)
-    encoder = PngEncoder if fmt == "png" else JpegEncoder
+    pixels = images.permute(0, 2, 3, 1).numpy()  # PIL wants H×W×C
     counts = [0] * len(class_names)
     for index in range(images.shape[0]):
         label = int(labels[index])
@@ -298,6 +297,7 @@ def export_image_folder(
             continue
         folder = root / str(class_names[label]).replace("/", "_")
         folder.mkdir(parents=True, exist_ok=True)
-        encoder(images[index]).to_file(folder / f"{index:05d}.{fmt}")
+        picture = pixels[index, :, :, 0] if pixels.shape[3] == 1 else pixels[index]
+        Image.fromarray(picture).save(folder / f"{index:05d}.{fmt}", quality=95)
         counts[label] += 1
     return root
