@@ -29,7 +29,6 @@ from torch.utils.data import DataLoader
 from torchvision.transforms import v2
 
 import course_utils as cu
-from course_utils.models import TinyVGG
 
 
 def baseline_throughput(batches: int, seed: int) -> float:
@@ -38,7 +37,7 @@ def baseline_throughput(batches: int, seed: int) -> float:
     to_tensor = v2.Compose([v2.ToImage(), v2.ToDtype(torch.float32, scale=True)])
     dataset = cu.load_fashion_mnist(train=True, transform=to_tensor)
     loader = DataLoader(dataset, batch_size=32, shuffle=True, generator=generator)
-    model = TinyVGG(in_channels=1, hidden_channels=10, num_classes=10)
+    model = cu.TinyVGG(in_channels=1, hidden_channels=10, num_classes=10)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
     loss_fn = nn.CrossEntropyLoss()
     model.train()
@@ -61,7 +60,7 @@ def fit_throughput(train_x: torch.Tensor, train_y: torch.Tensor, mean: torch.Ten
     """Images per second of ``cu.fit`` with its defaults on the same 10-channel TinyVGG (one epoch)."""
     generator = cu.seed_everything(seed)
     loader = cu.TensorLoader(train_x, train_y, shuffle=True, mean=mean, std=std, generator=generator)
-    model = TinyVGG(in_channels=1, hidden_channels=10, num_classes=10)
+    model = cu.TinyVGG(in_channels=1, hidden_channels=10, num_classes=10)
     history = cu.fit(model, loader, epochs=1, progress=False, verbose=False)
     return loader.num_samples / history.epoch_seconds[0]
 
@@ -73,7 +72,7 @@ def fit_to_completion(train_x: torch.Tensor, train_y: torch.Tensor, test_x: torc
     generator = cu.seed_everything(seed)
     train = cu.TensorLoader(train_x, train_y, batch_size, shuffle=True, mean=mean, std=std, generator=generator)
     test = cu.TensorLoader(test_x, test_y, 1024, mean=mean, std=std)
-    model = TinyVGG(in_channels=1, hidden_channels=width, num_classes=10)
+    model = cu.TinyVGG(in_channels=1, hidden_channels=width, num_classes=10)
     return cu.fit(model, train, test, epochs=epochs, lr=lr, progress=False, verbose=False)
 
 

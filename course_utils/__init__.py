@@ -18,10 +18,29 @@ from .datasets import *  # noqa: F403
 from .datasets import __all__ as _datasets_all
 from .engine import *  # noqa: F403
 from .engine import __all__ as _engine_all
+from .evaluation import *  # noqa: F403
+from .evaluation import __all__ as _evaluation_all
 from .loaders import *  # noqa: F403
 from .loaders import __all__ as _loaders_all
+from .models import *  # noqa: F403
+from .models import __all__ as _models_all
+from .plotting import *  # noqa: F403
+from .plotting import __all__ as _plotting_all
 from .runtime import *  # noqa: F403
 from .runtime import __all__ as _runtime_all
+from .transfer import *  # noqa: F403
+from .transfer import __all__ as _transfer_all
 
 __version__ = "0.1.0"
-__all__ = ["__version__", "checks", *_runtime_all, *_datasets_all, *_loaders_all, *_engine_all]
+__all__ = [
+    "__version__",
+    "checks",
+    *_runtime_all,
+    *_datasets_all,
+    *_loaders_all,
+    *_models_all,
+    *_transfer_all,
+    *_engine_all,
+    *_evaluation_all,
+    *_plotting_all,
+]

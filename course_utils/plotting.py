@@ -1,0 +1,443 @@
+"""Figures for the lessons: image grids, augmentations, training curves, confusion matrices.
+
+Every function returns a ``matplotlib.figure.Figure`` and never calls
+``plt.show()``, so it works the same in a notebook, a script and headless CI.
+The figure is closed in pyplot before it is returned: in a notebook it appears
+once, when it is the value of the cell (the last line) or passed to
+``display(fig)``; in a script save it with ``fig.savefig("name.png")``.
+
+Images may be given as N×C×H×W tensors (uint8 0–255 or float 0–1), a single
+C×H×W tensor, or a list of H×W×C NumPy arrays / PIL images. Pass ``mean`` and
+``std`` to undo a ``Normalize`` so the pictures look like photographs again.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+from ._validate import describe, require_labels, require_positive_int, require_tensor
+
+__all__ = [
+    "plot_confusion_matrix",
+    "plot_history",
+    "show_augmentations",
+    "show_batch",
+    "show_images",
+    "show_predictions",
+]
+
+RIGHT_COLOR = "#1a7f37"  # green
+WRONG_COLOR = "#cf222e"  # red
+_IMAGE_INCHES = 1.6
+
+
+def _as_chw_float(image: Any, name: str) -> torch.Tensor:
+    """One image (tensor C×H×W, array H×W[×C], PIL image) as a float32 C×H×W tensor on the 0–1 scale."""
+    if hasattr(image, "getbands") and not isinstance(image, (torch.Tensor, np.ndarray)):  # a PIL image
+        image = np.asarray(image)
+    if isinstance(image, np.ndarray):
+        if image.ndim == 2:
+            image = image[:, :, None]
+        if image.ndim != 3 or image.shape[2] not in (1, 3, 4):
+            raise ValueError(f"{name}: expected an H×W or H×W×C array with 1, 3 or 4 channels, got {describe(image)}")
+        if not (
+            np.issubdtype(image.dtype, np.integer) or np.issubdtype(image.dtype, np.floating) or image.dtype == bool
+        ):
+            raise TypeError(f"{name}: expected an integer or floating-point array, got {describe(image)}")
+        image = torch.from_numpy(np.array(image[:, :, :3])).permute(2, 0, 1)  # a copy: arrays may be read-only
+    if not isinstance(image, torch.Tensor):
+        raise TypeError(f"{name}: expected a tensor C×H×W, a NumPy array H×W×C or a PIL image, got {describe(image)}")
+    if image.ndim != 3 or image.shape[0] not in (1, 3):
+        raise ValueError(f"{name}: expected an image C×H×W with 1 or 3 channels, got {describe(image)}")
+    image = image.detach().cpu()
+    if image.dtype == torch.uint8:
+        return image.float() / 255
+    if image.dtype == torch.bool:
+        return image.float()
+    if image.is_floating_point():
+        return image.float()
+    raise TypeError(f"{name}: expected uint8 or floating-point pixels, got {describe(image)}")
+
+
+def _as_image_list(images: Any, name: str) -> list[torch.Tensor]:
+    """Accept a batch tensor, one C×H×W tensor, an N×H×W×C array or a list of images; return a list of C×H×W floats."""
+    if isinstance(images, torch.Tensor):
+        if images.ndim == 4:
+            require_tensor(name, images, ndim=4, channels=(1, 3))
+            return [_as_chw_float(image, name) for image in images]
+        if images.ndim == 3 and images.shape[0] in (1, 3):
+            return [_as_chw_float(images, name)]
+        raise ValueError(
+            f"{name}: expected a batch N×C×H×W or one image C×H×W with 1 or 3 channels "
+            f"(for N×H×W grayscale use images.unsqueeze(1)), got {describe(images)}"
+        )
+    if isinstance(images, np.ndarray) and images.ndim == 4:
+        return [_as_chw_float(image, name) for image in images]
+    if isinstance(images, np.ndarray):
+        return [_as_chw_float(images, name)]
+    if isinstance(images, (list, tuple)):
+        if not images:
+            raise ValueError(f"{name}: expected at least one image, got an empty {type(images).__name__}")
+        return [_as_chw_float(image, f"{name}[{i}]") for i, image in enumerate(images)]
+    raise TypeError(f"{name}: expected a tensor N×C×H×W or a list of images, got {describe(images)}")
+
+
+def _channel_vector(name: str, value: Any, channels: int) -> torch.Tensor:
+    vector = torch.as_tensor(value, dtype=torch.float32).flatten()
+    if vector.numel() not in (1, channels):
+        raise ValueError(f"{name}: expected 1 or {channels} values (one per channel), got {vector.numel()}")
+    return vector.reshape(-1, 1, 1)
+
+
+def _prepare(images: list[torch.Tensor], mean: Any, std: Any, name: str) -> list[np.ndarray]:
+    """Undo normalisation, clip to [0, 1] and lay out for ``imshow`` (H×W or H×W×3)."""
+    if (mean is None) != (std is None):
+        raise ValueError(f"mean/std: expected both or neither, got mean={mean!r} and std={std!r}")
+    prepared = []
+    clipped = False
+    for image in images:
+        if mean is not None:
+            image = image * _channel_vector("std", std, image.shape[0]) + _channel_vector("mean", mean, image.shape[0])
+        if image.numel() and (float(image.min()) < -0.01 or float(image.max()) > 1.01):
+            clipped = True
+        image = image.clamp(0, 1)
+        prepared.append(image[0].numpy() if image.shape[0] == 1 else image.permute(1, 2, 0).numpy())
+    if clipped:
+        warnings.warn(
+            f"{name}: some pixel values were outside [0, 1] and were clipped for display; "
+            "if the images are normalised, pass mean= and std= to undo it",
+            stacklevel=3,
+        )
+    return prepared
+
+
+def _image_grid(
+    images: list[np.ndarray],
+    titles: Sequence[str] | None,
+    ncols: int,
+    colors: Sequence[str] | None = None,
+    suptitle: str | None = None,
+) -> Figure:
+    count = len(images)
+    ncols = min(ncols, count)
+    nrows = math.ceil(count / ncols)
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(ncols * _IMAGE_INCHES, nrows * (_IMAGE_INCHES + 0.3)), squeeze=False
+    )
+    for index, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if index >= count:
+            continue
+        image = images[index]
+        if image.ndim == 2:
+            ax.imshow(image, cmap="gray", vmin=0, vmax=1)
+        else:
+            ax.imshow(image)
+        if titles is not None:
+            color = colors[index] if colors is not None else "black"
+            ax.set_title(str(titles[index]), fontsize=8, color=color)
+    if suptitle:
+        fig.suptitle(suptitle, fontsize=9)
+    fig.tight_layout()
+    plt.close(fig)
+    return fig
+
+
+def _limit(count: int, max_images: int) -> tuple[int, str | None]:
+    require_positive_int("max_images", max_images)
+    if count > max_images:
+        return max_images, f"showing the first {max_images} of {count} images"
+    return count, None
+
+
+def _check_titles(name: str, titles: Sequence[Any] | None, count: int) -> None:
+    if titles is None:
+        return
+    if isinstance(titles, str) or not isinstance(titles, Sequence):
+        raise TypeError(f"{name}: expected a sequence of {count} titles, got {describe(titles)}")
+    if len(titles) != count:
+        raise ValueError(f"{name}: expected {count} titles (one per image), got {len(titles)}")
+
+
+def show_images(
+    images: Any,
+    titles: Sequence[str] | None = None,
+    ncols: int = 8,
+    mean: Sequence[float] | torch.Tensor | None = None,
+    std: Sequence[float] | torch.Tensor | None = None,
+    *,
+    max_images: int = 64,
+) -> Figure:
+    """Show images in a grid with ``ncols`` columns, optionally with one title each.
+
+    ``images``: N×C×H×W tensor (uint8 or float), one C×H×W tensor, or a list of
+    H×W×C arrays / PIL images. ``mean``/``std`` undo a normalisation. Only the
+    first ``max_images`` are drawn.
+    """
+    require_positive_int("ncols", ncols)
+    image_list = _as_image_list(images, "images")
+    _check_titles("titles", titles, len(image_list))
+    count, note = _limit(len(image_list), max_images)
+    prepared = _prepare(image_list[:count], mean, std, "images")
+    return _image_grid(prepared, None if titles is None else list(titles)[:count], ncols, suptitle=note)
+
+
+def _names_for(labels: torch.Tensor, class_names: Sequence[str] | None) -> list[str]:
+    return [str(class_names[i]) if class_names is not None else str(i) for i in labels.tolist()]
+
+
+def _check_class_names(class_names: Sequence[str] | None) -> int | None:
+    if class_names is None:
+        return None
+    if isinstance(class_names, str) or not isinstance(class_names, Sequence) or not class_names:
+        raise TypeError(f"class_names: expected a non-empty sequence of names, got {describe(class_names)}")
+    return len(class_names)
+
+
+def show_batch(
+    images: Any,
+    labels: torch.Tensor,
+    class_names: Sequence[str] | None,
+    ncols: int = 8,
+    mean: Sequence[float] | torch.Tensor | None = None,
+    std: Sequence[float] | torch.Tensor | None = None,
+    *,
+    max_images: int = 32,
+) -> Figure:
+    """Show a batch of images titled with their class names (``class_names[label]``)."""
+    image_list = _as_image_list(images, "images")
+    num_classes = _check_class_names(class_names)
+    labels = require_labels("labels", labels, n=len(image_list), num_classes=num_classes)
+    return show_images(
+        image_list, _names_for(labels, class_names), ncols=ncols, mean=mean, std=std, max_images=max_images
+    )
+
+
+def show_augmentations(
+    image: Any,
+    transform: Callable[[Any], Any],
+    n: int = 8,
+    ncols: int = 9,
+    mean: Sequence[float] | torch.Tensor | None = None,
+    std: Sequence[float] | torch.Tensor | None = None,
+) -> Figure:
+    """Show ``image`` and ``n`` results of applying the random ``transform`` to it.
+
+    ``image`` is a C×H×W tensor (uint8 or float), an H×W×C array (passed to the
+    transform as a uint8/float C×H×W tensor) or a PIL image (passed as is).
+    ``mean``/``std`` undo a ``Normalize`` at the end of ``transform``; they apply
+    to the augmented images only, not to the original.
+    """
+    require_positive_int("n", n)
+    require_positive_int("ncols", ncols)
+    if not callable(transform):
+        raise TypeError(f"transform: expected a callable such as a torchvision transform, got {describe(transform)}")
+    if isinstance(image, np.ndarray):
+        _as_chw_float(image, "image")  # validates the array
+        array = image[:, :, None] if image.ndim == 2 else image[:, :, :3]
+        image = torch.from_numpy(np.array(array)).permute(2, 0, 1)
+    original = _as_chw_float(image, "image")
+    augmented = []
+    for i in range(n):
+        result = transform(image)
+        augmented.append(_as_chw_float(result, f"transform(image) result {i}"))
+    shown = _prepare([original], None, None, "image") + _prepare(augmented, mean, std, "transform(image)")
+    titles = ["original"] + [f"augmented {i + 1}" for i in range(n)]
+    return _image_grid(shown, titles, ncols)
+
+
+def _history_dict(history: Any) -> dict[str, Any]:
+    if isinstance(history, Mapping):
+        return dict(history)
+    to_dict = getattr(history, "to_dict", None)
+    if callable(to_dict):
+        result = to_dict()
+        if isinstance(result, Mapping):
+            return dict(result)
+    raise TypeError(
+        "history: expected a dict with train_loss/train_acc/val_loss/val_acc lists or a History "
+        f"with .to_dict(), got {describe(history)}"
+    )
+
+
+def _series(history: dict[str, Any], key: str) -> list[float]:
+    values = history.get(key)
+    if values is None:
+        return []
+    if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
+        raise TypeError(f"history[{key!r}]: expected a list of numbers (one per epoch), got {describe(values)}")
+    series = []
+    for value in values:
+        if value is None:
+            series.append(math.nan)
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            series.append(float(value))
+        else:
+            raise TypeError(f"history[{key!r}]: expected a list of numbers (one per epoch), got {describe(values)}")
+    return series
+
+
+def plot_history(history: Any) -> Figure:
+    """Plot loss and accuracy per epoch for training and (when recorded) validation.
+
+    ``history``: a dict with lists ``train_loss``, ``train_acc``, ``val_loss``,
+    ``val_acc`` (the validation ones may be missing or empty) or an object with
+    ``.to_dict()`` returning one, such as ``course_utils.History``. Accuracies
+    must be fractions in [0, 1]. The best validation accuracy is marked.
+    """
+    data = _history_dict(history)
+    series = {key: _series(data, key) for key in ("train_loss", "train_acc", "val_loss", "val_acc")}
+    if not series["train_loss"]:
+        raise ValueError("history: expected a non-empty 'train_loss' list (one value per epoch), got none")
+    for key in ("train_acc", "val_acc"):
+        finite = [v for v in series[key] if not math.isnan(v)]
+        if finite and (min(finite) < 0 or max(finite) > 1):
+            raise ValueError(
+                f"history[{key!r}]: expected accuracies as fractions in [0, 1], got values from "
+                f"{min(finite):.4g} to {max(finite):.4g} (percentages? divide by 100)"
+            )
+    has_accuracy = bool(series["train_acc"] or series["val_acc"])
+    fig, axes = plt.subplots(1, 2 if has_accuracy else 1, figsize=(10 if has_accuracy else 5, 3.6), squeeze=False)
+    panels = [("loss", "train_loss", "val_loss")]
+    if has_accuracy:
+        panels.append(("accuracy (0–1)", "train_acc", "val_acc"))
+    for ax, (label, train_key, val_key) in zip(axes.flat, panels):
+        for key, name, style in ((train_key, "train", "o-"), (val_key, "validation", "s--")):
+            values = series[key]
+            if values:
+                ax.plot(range(1, len(values) + 1), values, style, label=name, markersize=4)
+        ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    val_acc = [v for v in series["val_acc"] if not math.isnan(v)]
+    if val_acc:
+        best = max(
+            range(len(series["val_acc"])),
+            key=lambda i: -math.inf if math.isnan(series["val_acc"][i]) else series["val_acc"][i],
+        )
+        best_value = series["val_acc"][best]
+        ax = axes.flat[1]
+        ax.plot([best + 1], [best_value], "*", color="gold", markersize=14, markeredgecolor="black", zorder=3)
+        ax.annotate(
+            f"best {best_value:.3f} (epoch {best + 1})",
+            (best + 1, best_value),
+            textcoords="offset points",
+            xytext=(0, -16),
+            ha="center",
+            fontsize=8,
+        )
+    fig.tight_layout()
+    plt.close(fig)
+    return fig
+
+
+def plot_confusion_matrix(
+    confusion: torch.Tensor | np.ndarray,
+    class_names: Sequence[str] | None = None,
+    normalize: bool = False,
+) -> Figure:
+    """Draw a confusion matrix (rows: true class, columns: predicted class) with mlxtend.
+
+    With ``normalize=True`` each row is divided by its total, so a cell shows the
+    fraction of a true class predicted as each class (the diagonal is per-class recall).
+    """
+    from mlxtend.plotting import plot_confusion_matrix as mlxtend_plot_confusion_matrix
+
+    if isinstance(confusion, np.ndarray):
+        confusion = torch.from_numpy(confusion)
+    confusion = require_tensor("confusion", confusion, ndim=2)
+    if confusion.shape[0] != confusion.shape[1]:
+        raise ValueError(f"confusion: expected a square C×C matrix of counts, got {describe(confusion)}")
+    if confusion.is_floating_point() or confusion.dtype == torch.bool:
+        raise TypeError(
+            f"confusion: expected integer counts (normalize=True divides them for you), got {describe(confusion)}"
+        )
+    if bool((confusion < 0).any()):
+        raise ValueError(f"confusion: expected counts >= 0, got a smallest value of {int(confusion.min())}")
+    if not isinstance(normalize, bool):
+        raise TypeError(f"normalize: expected True or False, got {describe(normalize)}")
+    size = confusion.shape[0]
+    if class_names is not None:
+        if isinstance(class_names, str) or not isinstance(class_names, Sequence):
+            raise TypeError(f"class_names: expected a sequence of {size} names, got {describe(class_names)}")
+        if len(class_names) != size:
+            raise ValueError(f"class_names: expected {size} names (one per row of the matrix), got {len(class_names)}")
+        class_names = [str(name) for name in class_names]
+    inches = max(3.5, 0.65 * size + 1.5)
+    fig, ax = plt.subplots(figsize=(inches, inches))
+    with np.errstate(divide="ignore", invalid="ignore"):  # rows without examples divide by zero
+        mlxtend_plot_confusion_matrix(
+            conf_mat=confusion.cpu().numpy().astype(np.int64),
+            class_names=class_names,
+            show_absolute=not normalize,
+            show_normed=normalize,
+            figure=fig,
+            axis=ax,
+        )
+    ax.set_title("confusion matrix" + (" (each row sums to 1)" if normalize else " (counts)"), fontsize=10)
+    fig.tight_layout()
+    plt.close(fig)
+    return fig
+
+
+def show_predictions(
+    images: Any,
+    preds: torch.Tensor,
+    targets: torch.Tensor,
+    class_names: Sequence[str] | None,
+    probs: torch.Tensor | None = None,
+    ncols: int = 8,
+    mean: Sequence[float] | torch.Tensor | None = None,
+    std: Sequence[float] | torch.Tensor | None = None,
+    *,
+    max_images: int = 32,
+) -> Figure:
+    """Show images titled "pred: … / true: …", green when right and red when wrong.
+
+    ``probs`` (optional) is either N×C class probabilities or N confidences; the
+    probability of the predicted class is then added to its title.
+    """
+    require_positive_int("ncols", ncols)
+    image_list = _as_image_list(images, "images")
+    count = len(image_list)
+    num_classes = _check_class_names(class_names)
+    preds = require_labels("preds", preds, n=count, num_classes=num_classes)
+    targets = require_labels("targets", targets, n=count, num_classes=num_classes)
+    confidence: list[float] | None = None
+    if probs is not None:
+        probs = require_tensor(
+            "probs", probs, ndim=(1, 2), dtypes=(torch.float32, torch.float64, torch.float16, torch.bfloat16)
+        )
+        if probs.shape[0] != count:
+            raise ValueError(f"probs: expected {count} rows (one per image), got {probs.shape[0]}")
+        if probs.ndim == 2:
+            if num_classes is not None and probs.shape[1] != num_classes:
+                raise ValueError(f"probs: expected {num_classes} columns (one per class), got {probs.shape[1]}")
+            if int(preds.max()) >= probs.shape[1]:
+                raise ValueError(
+                    f"preds: expected class indices below {probs.shape[1]} (the columns of probs), got {int(preds.max())}"
+                )
+            confidence = probs.detach().float().cpu().gather(1, preds.cpu().long().unsqueeze(1)).squeeze(1).tolist()
+        else:
+            confidence = probs.detach().float().cpu().tolist()
+    pred_names = _names_for(preds, class_names)
+    true_names = _names_for(targets, class_names)
+    titles, colors = [], []
+    for i in range(count):
+        extra = f" ({confidence[i]:.0%})" if confidence is not None else ""
+        titles.append(f"pred: {pred_names[i]}{extra}\ntrue: {true_names[i]}")
+        colors.append(RIGHT_COLOR if int(preds[i]) == int(targets[i]) else WRONG_COLOR)
+    shown, note = _limit(count, max_images)
+    prepared = _prepare(image_list[:shown], mean, std, "images")
+    return _image_grid(prepared, titles[:shown], ncols, colors=colors[:shown], suptitle=note)

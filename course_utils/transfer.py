@@ -1,0 +1,261 @@
+"""Transfer learning: reuse a pretrained network, retrain only what the new task needs.
+
+The usual recipe is: load a model pretrained on ImageNet (``load_pretrained``),
+swap its last Linear layer for one with as many outputs as our classes
+(``replace_head``), first train only that head (``freeze_backbone``), then
+optionally unfreeze everything and fine-tune with a smaller learning rate for
+the pretrained part (``param_groups``).
+
+Pretrained weights are downloaded on first use. Where the download is impossible
+(no internet) and the run mode allows stand-ins (``COURSE_ALLOW_STANDINS=1``), a
+randomly initialised model is returned instead, announced by a loud warning and
+``is_pretrained=False``, so a notebook still runs end to end but never pretends.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable
+from typing import Any
+
+import torch
+import torchvision
+from torch import nn
+
+from ._validate import describe, require_positive_float, require_positive_int
+from .runtime import STANDINS_ENV, run_mode
+
+__all__ = [
+    "find_head",
+    "freeze",
+    "freeze_backbone",
+    "load_pretrained",
+    "param_groups",
+    "replace_head",
+    "unfreeze",
+]
+
+
+def _require_module(name: str, value: Any) -> nn.Module:
+    if not isinstance(value, nn.Module):
+        raise TypeError(f"{name}: expected a torch.nn.Module, got {describe(value)}")
+    return value
+
+
+def freeze(module: nn.Module) -> nn.Module:
+    """Stop training ``module``: set ``requires_grad=False`` on all its parameters; return it.
+
+    Frozen parameters get no gradients, so the optimizer leaves them unchanged.
+    Batch-norm layers still update their running statistics in ``train()`` mode;
+    call ``.eval()`` on them as well to keep those fixed.
+    """
+    _require_module("module", module)
+    for parameter in module.parameters():
+        parameter.requires_grad_(False)
+    return module
+
+
+def unfreeze(module: nn.Module) -> nn.Module:
+    """Make every parameter of ``module`` trainable again (``requires_grad=True``); return it."""
+    _require_module("module", module)
+    for parameter in module.parameters():
+        parameter.requires_grad_(True)
+    return module
+
+
+def _last_linear(container: nn.Module) -> tuple[str, nn.Linear] | None:
+    """The last ``nn.Linear`` among a container's direct children (or the container itself)."""
+    if isinstance(container, nn.Linear):
+        return "", container
+    for child_name, child in reversed(list(container.named_children())):
+        if isinstance(child, nn.Linear):
+            return child_name, child
+    return None
+
+
+def find_head(model: nn.Module) -> tuple[str, nn.Linear]:
+    """Find the classifier head of ``model``: return its dotted name and the ``nn.Linear`` itself.
+
+    Looked for, in this order: ``heads.head`` (torchvision ViT), ``fc`` (ResNet,
+    RegNet, GoogLeNet, ShuffleNet), the last Linear of ``classifier``
+    (EfficientNet, MobileNet, VGG, ConvNeXt, DenseNet and this course's models),
+    and ``head`` (Swin and many timm models).
+    """
+    _require_module("model", model)
+    heads = getattr(model, "heads", None)
+    if isinstance(heads, nn.Module) and isinstance(getattr(heads, "head", None), nn.Linear):
+        return "heads.head", heads.head
+    for attribute in ("fc", "classifier", "head"):
+        container = getattr(model, attribute, None)
+        if isinstance(container, nn.Module):
+            found = _last_linear(container)
+            if found is not None:
+                child_name, linear = found
+                return (f"{attribute}.{child_name}" if child_name else attribute), linear
+    raise ValueError(
+        "model: expected a classifier whose head is an nn.Linear at `heads.head`, `fc`, `classifier` "
+        f"(last Linear) or `head`, got a {type(model).__name__} without one"
+    )
+
+
+def replace_head(model: nn.Module, num_classes: int) -> nn.Module:
+    """Replace the classifier head by a new, randomly initialised ``nn.Linear`` with ``num_classes`` outputs.
+
+    The new layer keeps the old one's input size, bias setting, device and dtype,
+    and is trainable. The model is changed in place and also returned. Its
+    ``num_classes`` attribute, where it has one, is updated.
+    """
+    require_positive_int("num_classes", num_classes)
+    name, old = find_head(model)
+    new = nn.Linear(
+        old.in_features,
+        num_classes,
+        bias=old.bias is not None,
+        device=old.weight.device,
+        dtype=old.weight.dtype,
+    )
+    parent_name, _, child_name = name.rpartition(".")
+    parent = model.get_submodule(parent_name) if parent_name else model
+    setattr(parent, child_name, new)
+    if isinstance(getattr(model, "num_classes", None), int):
+        model.num_classes = num_classes
+    return model
+
+
+def freeze_backbone(model: nn.Module) -> nn.Module:
+    """Freeze every parameter except the classifier head's (see ``find_head``); return the model."""
+    _, head = find_head(model)
+    freeze(model)
+    unfreeze(head)
+    return model
+
+
+def param_groups(
+    model: nn.Module,
+    head_lr: float,
+    backbone_lr: float,
+    *,
+    weight_decay: float = 0.0,
+) -> list[dict[str, Any]]:
+    """Optimizer parameter groups for discriminative learning rates.
+
+    Returns ``[{"name": "head", "params": [...], "lr": head_lr, ...},
+    {"name": "backbone", "params": [...], "lr": backbone_lr, ...}]`` for
+    ``torch.optim.AdamW(param_groups(...))``. Only trainable parameters are
+    included and each appears in exactly one group; the backbone group is left
+    out when the whole backbone is frozen.
+    """
+    _require_module("model", model)
+    require_positive_float("head_lr", head_lr)
+    require_positive_float("backbone_lr", backbone_lr)
+    if isinstance(weight_decay, bool) or not isinstance(weight_decay, (int, float)) or weight_decay < 0:
+        raise ValueError(f"weight_decay: expected a number >= 0, got {describe(weight_decay)}")
+    _, head = find_head(model)
+    head_ids = {id(p) for p in head.parameters()}
+    head_params: list[nn.Parameter] = []
+    backbone_params: list[nn.Parameter] = []
+    for parameter in model.parameters():  # parameters() yields each shared parameter once
+        if not parameter.requires_grad:
+            continue
+        (head_params if id(parameter) in head_ids else backbone_params).append(parameter)
+    if not head_params:
+        raise ValueError(
+            "model: expected a trainable classifier head, got one whose parameters are all frozen "
+            "(call unfreeze(...) on the head or use freeze_backbone(model))"
+        )
+    groups = [{"name": "head", "params": head_params, "lr": float(head_lr), "weight_decay": float(weight_decay)}]
+    if backbone_params:
+        groups.append(
+            {
+                "name": "backbone",
+                "params": backbone_params,
+                "lr": float(backbone_lr),
+                "weight_decay": float(weight_decay),
+            }
+        )
+    return groups
+
+
+def _check_arch(arch: Any) -> str:
+    if not isinstance(arch, str):
+        raise TypeError(f"arch: expected a model name such as 'resnet18', got {describe(arch)}")
+    known = torchvision.models.list_models(module=torchvision.models)
+    if arch not in known:
+        close = difflib.get_close_matches(arch, known, n=3)
+        hint = f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else ""
+        raise ValueError(
+            f"arch: expected the name of a torchvision classification model such as 'resnet18'{hint}, got {arch!r}"
+        )
+    return arch
+
+
+def _resolve_weights(arch: str, weights: Any) -> Any:
+    """Turn ``"DEFAULT"``, ``"IMAGENET1K_V1"`` or a weights enum into ``arch``'s weights enum member."""
+    enum = torchvision.models.get_model_weights(arch)
+    if isinstance(weights, enum):
+        return weights
+    names = list(enum.__members__)
+    if isinstance(weights, str) and weights.replace(enum.__name__ + ".", "") in names:
+        return enum.verify(weights)
+    raise ValueError(f"weights: expected None or one of {names} (for {arch!r}), got {describe(weights)}")
+
+
+def _standin_banner(arch: str, weights_name: str, error: BaseException) -> str:
+    line = "=" * 78
+    return (
+        f"{line}\n"
+        f"STAND-IN: random weights, not pretrained. The {weights_name} weights for {arch!r} could not be\n"
+        f"downloaded ({type(error).__name__}: {error}).\n"
+        f"Because {STANDINS_ENV} is set, this run continues with a RANDOMLY INITIALISED {arch}.\n"
+        f"Everything executes, but accuracies are NOT those of transfer learning.\n"
+        f"{line}"
+    )
+
+
+def load_pretrained(
+    arch: str,
+    num_classes: int | None = None,
+    weights: Any = "DEFAULT",
+) -> tuple[nn.Module, Callable[..., torch.Tensor], bool]:
+    """Load a torchvision model with pretrained weights, its preprocessing and whether it is really pretrained.
+
+    ``arch`` is a torchvision model name (``torchvision.models.list_models()``),
+    ``weights`` one of its weight names (``"DEFAULT"`` = the best available) or
+    ``None`` for a deliberately random model. With ``num_classes`` the head is
+    replaced (``replace_head``). Returns ``(model, transforms, is_pretrained)``;
+    ``transforms`` is the preprocessing the weights were trained with (resize,
+    crop, normalise) and needs no download.
+
+    If the download fails: with ``COURSE_ALLOW_STANDINS=1`` a random model is
+    returned with a loud "STAND-IN" warning and ``is_pretrained=False``;
+    otherwise a ``RuntimeError`` explains what to do.
+    """
+    arch = _check_arch(arch)
+    if num_classes is not None:
+        require_positive_int("num_classes", num_classes)
+    enum = torchvision.models.get_model_weights(arch)
+    if weights is None:
+        model = torchvision.models.get_model(arch, weights=None)
+        transforms = enum.DEFAULT.transforms()
+        is_pretrained = False
+    else:
+        resolved = _resolve_weights(arch, weights)
+        transforms = resolved.transforms()
+        try:
+            model = torchvision.models.get_model(arch, weights=resolved)
+            is_pretrained = True
+        except (OSError, RuntimeError) as error:  # URLError is an OSError; a broken file raises RuntimeError
+            if not run_mode().allow_standins:
+                raise RuntimeError(
+                    f"load_pretrained: could not download the pretrained weights {resolved!r} for {arch!r} "
+                    f"({type(error).__name__}: {error}). Check your internet connection (in Colab: is the "
+                    f"runtime connected?) and run the cell again. To run offline with RANDOM weights instead "
+                    f"(the code runs, but the results are not those of a pretrained model), set the environment "
+                    f"variable {STANDINS_ENV}=1, e.g. os.environ['{STANDINS_ENV}'] = '1'."
+                ) from error
+            print(_standin_banner(arch, repr(resolved), error))
+            model = torchvision.models.get_model(arch, weights=None)
+            is_pretrained = False
+    if num_classes is not None:
+        replace_head(model, num_classes)
+    return model, transforms, is_pretrained

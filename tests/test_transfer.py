@@ -1,0 +1,305 @@
+"""Tests for course_utils.transfer: heads, freezing, parameter groups, pretrained loading offline."""
+
+from __future__ import annotations
+
+import urllib.error
+
+import pytest
+import torch
+import torchvision
+from torch import nn
+from torchvision.models.convnext import CNBlockConfig, ConvNeXt
+
+from course_utils.models import FashionMLP, LeNet5, SmallCNN, TinyVGG, count_parameters
+from course_utils.transfer import (
+    find_head,
+    freeze,
+    freeze_backbone,
+    load_pretrained,
+    param_groups,
+    replace_head,
+    unfreeze,
+)
+
+STANDINS_ENV = "COURSE_ALLOW_STANDINS"
+
+
+def trainable_ids(model: nn.Module) -> set[int]:
+    return {id(p) for p in model.parameters() if p.requires_grad}
+
+
+# ---------------------------------------------------------------- freeze / unfreeze
+
+
+def test_freeze_and_unfreeze_switch_requires_grad_and_return_the_module():
+    model = TinyVGG()
+    assert freeze(model) is model
+    assert count_parameters(model, trainable_only=True) == 0
+    assert unfreeze(model.classifier) is model.classifier
+    assert count_parameters(model, trainable_only=True) == 10 * 7 * 7 * 10 + 10
+    unfreeze(model)
+    assert count_parameters(model, trainable_only=True) == count_parameters(model) == 7_740
+
+
+def test_freeze_rejects_non_modules():
+    with pytest.raises(TypeError, match="module: expected a torch.nn.Module, got list"):
+        freeze([nn.Linear(1, 1)])  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="module: expected a torch.nn.Module"):
+        unfreeze(None)  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------- find_head / replace_head
+
+
+@pytest.mark.parametrize(
+    ("build", "head_name", "in_features"),
+    [
+        (lambda: torchvision.models.resnet18(weights=None), "fc", 512),
+        (lambda: torchvision.models.efficientnet_b0(weights=None), "classifier.1", 1280),
+        (lambda: torchvision.models.mobilenet_v3_small(weights=None), "classifier.3", 1024),
+        (lambda: ConvNeXt([CNBlockConfig(8, 16, 1), CNBlockConfig(16, None, 1)]), "classifier.2", 16),
+        (
+            lambda: torchvision.models.VisionTransformer(
+                image_size=32, patch_size=16, num_layers=1, num_heads=2, hidden_dim=8, mlp_dim=16
+            ),
+            "heads.head",
+            8,
+        ),
+        (lambda: TinyVGG(), "classifier.1", 490),
+        (lambda: SmallCNN(width=4), "classifier.3", 16),
+        (lambda: LeNet5(), "classifier.5", 84),
+        (lambda: FashionMLP(), "classifier.0", 128),
+    ],
+)
+def test_find_head_and_replace_head_on_many_architectures(build, head_name, in_features):
+    model = build()
+    name, head = find_head(model)
+    assert name == head_name
+    assert head.in_features == in_features
+    assert replace_head(model, 7) is model
+    new_name, new_head = find_head(model)
+    assert new_name == head_name
+    assert new_head is not head
+    assert (new_head.in_features, new_head.out_features) == (in_features, 7)
+    assert model.get_submodule(head_name) is new_head
+
+
+def test_replace_head_updates_num_classes_and_forward_width():
+    model = TinyVGG(num_classes=10)
+    replace_head(model, 3)
+    assert model.num_classes == 3
+    assert model(torch.randn(2, 1, 28, 28)).shape == (2, 3)
+
+
+def test_replace_head_keeps_dtype_and_bias_setting():
+    class Plain(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.head = nn.Linear(6, 4, bias=False, dtype=torch.float64)
+
+    model = Plain()
+    name, _ = find_head(model)
+    assert name == "head"
+    replace_head(model, 2)
+    assert model.head.bias is None
+    assert model.head.weight.dtype == torch.float64
+    assert model.head.weight.requires_grad
+
+
+def test_find_head_handles_a_plain_linear_classifier_like_densenet():
+    class DenseLike(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.features = nn.Conv2d(3, 4, 3)
+            self.classifier = nn.Linear(4, 9)
+
+    model = DenseLike()
+    assert find_head(model)[0] == "classifier"
+    replace_head(model, 2)
+    assert model.classifier.out_features == 2
+
+
+def test_find_head_raises_a_clear_error_without_a_linear_head():
+    class SqueezeLike(nn.Module):  # SqueezeNet's classifier ends with a 1×1 convolution, not a Linear
+        def __init__(self) -> None:
+            super().__init__()
+            self.classifier = nn.Sequential(nn.Dropout(), nn.Conv2d(3, 4, 1))
+
+    with pytest.raises(
+        ValueError, match="model: expected a classifier whose head is an nn.Linear .* got a SqueezeLike"
+    ):
+        find_head(SqueezeLike())
+    with pytest.raises(ValueError, match="got a Sequential without one"):
+        find_head(nn.Sequential(nn.Conv2d(3, 4, 1)))
+    with pytest.raises(TypeError, match="model: expected a torch.nn.Module"):
+        find_head("resnet18")  # type: ignore[arg-type]
+
+
+def test_replace_head_rejects_bad_num_classes():
+    with pytest.raises(ValueError, match="num_classes: expected an integer >= 1, got int 0"):
+        replace_head(TinyVGG(), 0)
+
+
+# ---------------------------------------------------------------- freeze_backbone
+
+
+@pytest.mark.parametrize(
+    ("arch", "total", "head_params"),
+    [
+        ("resnet18", 11_181_642, 512 * 10 + 10),
+        ("efficientnet_b0", 4_020_358, 1280 * 10 + 10),
+        ("mobilenet_v3_small", 1_528_106, 1024 * 10 + 10),
+    ],
+)
+def test_freeze_backbone_leaves_only_the_head_trainable(arch, total, head_params):
+    model = replace_head(torchvision.models.get_model(arch, weights=None), 10)
+    assert count_parameters(model) == total
+    assert freeze_backbone(model) is model
+    assert count_parameters(model, trainable_only=True) == head_params
+    _, head = find_head(model)
+    assert trainable_ids(model) == {id(p) for p in head.parameters()}
+    assert count_parameters(model) == total  # nothing removed
+
+
+def test_freeze_backbone_then_training_changes_only_the_head():
+    torch.manual_seed(0)
+    model = freeze_backbone(TinyVGG())
+    before = {name: p.detach().clone() for name, p in model.named_parameters()}
+    optimizer = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.1)
+    loss = nn.functional.cross_entropy(model(torch.randn(4, 1, 28, 28)), torch.tensor([0, 1, 2, 3]))
+    loss.backward()
+    optimizer.step()
+    changed = {name for name, p in model.named_parameters() if not torch.equal(p, before[name])}
+    assert changed == {"classifier.1.weight", "classifier.1.bias"}
+
+
+# ---------------------------------------------------------------- param_groups
+
+
+def test_param_groups_cover_each_trainable_parameter_exactly_once():
+    model = replace_head(torchvision.models.resnet18(weights=None), 10)
+    freeze(model.conv1)  # a few frozen parameters must be left out
+    groups = param_groups(model, head_lr=1e-3, backbone_lr=1e-4, weight_decay=0.01)
+    assert [g["name"] for g in groups] == ["head", "backbone"]
+    assert [g["lr"] for g in groups] == [1e-3, 1e-4]
+    assert all(g["weight_decay"] == 0.01 for g in groups)
+    ids = [id(p) for g in groups for p in g["params"]]
+    assert len(ids) == len(set(ids))  # no parameter in two groups
+    assert set(ids) == trainable_ids(model)
+    assert {id(p) for p in groups[0]["params"]} == {id(model.fc.weight), id(model.fc.bias)}
+    assert id(model.conv1.weight) not in set(ids)
+    optimizer = torch.optim.AdamW(groups)
+    assert [g["lr"] for g in optimizer.param_groups] == [1e-3, 1e-4]
+
+
+def test_param_groups_with_frozen_backbone_have_only_the_head():
+    model = freeze_backbone(TinyVGG())
+    groups = param_groups(model, head_lr=0.01, backbone_lr=0.001)
+    assert len(groups) == 1 and groups[0]["name"] == "head"
+    assert sum(p.numel() for p in groups[0]["params"]) == 4_910
+
+
+def test_param_groups_count_a_shared_parameter_once():
+    class Tied(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.embed = nn.Linear(4, 4)
+            self.fc = nn.Linear(4, 4)
+            self.fc.weight = self.embed.weight  # weight tying: one tensor, two places
+
+    model = Tied()
+    groups = param_groups(model, head_lr=0.1, backbone_lr=0.01)
+    ids = [id(p) for g in groups for p in g["params"]]
+    assert len(ids) == len(set(ids)) == 3
+    torch.optim.SGD(groups)  # torch itself rejects a parameter in two groups
+
+
+def test_param_groups_reject_a_frozen_head_and_bad_rates():
+    model = freeze(TinyVGG())
+    with pytest.raises(ValueError, match="model: expected a trainable classifier head"):
+        param_groups(model, head_lr=0.1, backbone_lr=0.01)
+    with pytest.raises(ValueError, match="head_lr: expected a number > 0, got int 0"):
+        param_groups(TinyVGG(), head_lr=0, backbone_lr=0.01)
+    with pytest.raises(ValueError, match="backbone_lr: expected a number > 0"):
+        param_groups(TinyVGG(), head_lr=0.1, backbone_lr=-1.0)
+    with pytest.raises(ValueError, match="weight_decay: expected a number >= 0"):
+        param_groups(TinyVGG(), head_lr=0.1, backbone_lr=0.01, weight_decay=-0.1)
+    with pytest.raises(TypeError, match="model: expected a torch.nn.Module"):
+        param_groups(None, head_lr=0.1, backbone_lr=0.01)  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------- load_pretrained (never downloads)
+
+
+@pytest.fixture
+def download_fails(monkeypatch):
+    """Make every weight download fail the way it does offline (deterministic, even with internet)."""
+
+    def fail(url, *args, **kwargs):
+        raise urllib.error.URLError("[Errno -2] Name or service not known")
+
+    monkeypatch.setattr(torchvision.models._api, "load_state_dict_from_url", fail)
+
+
+def test_load_pretrained_without_standins_raises_with_instructions(download_fails, monkeypatch):
+    monkeypatch.delenv(STANDINS_ENV, raising=False)
+    with pytest.raises(RuntimeError) as info:
+        load_pretrained("mobilenet_v3_small", num_classes=10)
+    message = str(info.value)
+    assert "could not download the pretrained weights" in message
+    assert "internet" in message
+    assert f"{STANDINS_ENV}=1" in message
+    assert isinstance(info.value.__cause__, urllib.error.URLError)
+
+
+def test_load_pretrained_with_standins_returns_a_labelled_random_model(download_fails, monkeypatch, capsys):
+    monkeypatch.setenv(STANDINS_ENV, "1")
+    model, transforms, is_pretrained = load_pretrained("mobilenet_v3_small", num_classes=10)
+    assert is_pretrained is False
+    assert "STAND-IN: random weights, not pretrained" in capsys.readouterr().out
+    assert find_head(model)[1].out_features == 10
+    image = torch.randint(0, 256, (3, 40, 50), dtype=torch.uint8)
+    batch = transforms(image).unsqueeze(0)
+    assert batch.shape == (1, 3, 224, 224) and batch.dtype == torch.float32
+    model.eval()
+    with torch.no_grad():
+        assert model(torch.randn(1, 3, 64, 64)).shape == (1, 10)
+
+
+def test_load_pretrained_success_path_loads_the_downloaded_state(monkeypatch, capsys):
+    torch.manual_seed(123)
+    reference = torchvision.models.mobilenet_v3_small(weights=None)
+    state = reference.state_dict()
+    monkeypatch.setattr(torchvision.models._api, "load_state_dict_from_url", lambda url, *a, **k: state)
+    model, _, is_pretrained = load_pretrained("mobilenet_v3_small", weights="IMAGENET1K_V1")
+    assert is_pretrained is True
+    assert "STAND-IN" not in capsys.readouterr().out
+    for name, tensor in model.state_dict().items():
+        assert torch.equal(tensor, state[name]), name
+
+
+def test_load_pretrained_accepts_a_weights_enum_and_none(monkeypatch, capsys):
+    monkeypatch.delenv(STANDINS_ENV, raising=False)
+    model, transforms, is_pretrained = load_pretrained("resnet18", num_classes=3, weights=None)
+    assert is_pretrained is False
+    assert model.fc.out_features == 3
+    assert capsys.readouterr().out == ""
+    assert callable(transforms)
+    weights = torchvision.models.ResNet18_Weights.IMAGENET1K_V1
+    state = torchvision.models.resnet18(weights=None).state_dict()
+    monkeypatch.setattr(torchvision.models._api, "load_state_dict_from_url", lambda url, *a, **k: state)
+    _, _, is_pretrained = load_pretrained("resnet18", weights=weights)
+    assert is_pretrained is True
+
+
+def test_load_pretrained_rejects_unknown_arch_weights_and_classes():
+    with pytest.raises(
+        ValueError, match=r"arch: expected the name of a torchvision classification model .*'resnet18'.*got 'resnet19'"
+    ):
+        load_pretrained("resnet19")
+    with pytest.raises(TypeError, match="arch: expected a model name"):
+        load_pretrained(18)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"weights: expected None or one of \['IMAGENET1K_V1', 'DEFAULT'\]"):
+        load_pretrained("resnet18", weights="IMAGENET22K")
+    with pytest.raises(ValueError, match="num_classes: expected an integer >= 1"):
+        load_pretrained("resnet18", num_classes=0)
