@@ -225,16 +225,16 @@ _PHOTO_LOADERS = {
 
 
 def sample_photo(name: str) -> np.ndarray:
-    """One real RGB photograph shipped inside scikit-image or scikit-learn, as H×W×3 uint8."""
+    """One real RGB photograph shipped inside scikit-image or scikit-learn, as a writable H×W×3 uint8 array."""
     require_choice("name", name, tuple(_PHOTO_LOADERS))
     package, key = _PHOTO_LOADERS[name]
     if package == "skimage":
         from skimage import data as skimage_data
 
-        return np.ascontiguousarray(getattr(skimage_data, key)())
+        return np.array(getattr(skimage_data, key)(), copy=True)
     from sklearn.datasets import load_sample_image
 
-    return np.ascontiguousarray(load_sample_image(key))
+    return np.array(load_sample_image(key), copy=True)  # scikit-learn's arrays are read-only
 
 
 def sample_photos() -> dict[str, np.ndarray]:

@@ -94,6 +94,7 @@ def test_sample_photos_are_real_rgb_uint8() -> None:
     assert set(photos) == {"astronaut", "chelsea", "coffee", "rocket", "china", "flower"}
     for photo in photos.values():
         assert photo.dtype == np.uint8 and photo.ndim == 3 and photo.shape[2] == 3
+        assert photo.flags.writeable  # torch.from_numpy warns on read-only arrays
     assert photos["astronaut"].shape == (512, 512, 3)
     assert photos["china"].shape == (427, 640, 3)
     with pytest.raises(ValueError, match="name: expected one of"):
