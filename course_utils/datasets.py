@@ -124,6 +124,9 @@ def fashion_mnist_tensors(train: bool = True, root: str | Path | None = None) ->
     return dataset.data.unsqueeze(1).contiguous(), dataset.targets.to(torch.int64)
 
 
+_STANDIN_CACHE: dict[bool, tuple[np.ndarray, list[int]]] = {}
+
+
 class CIFAR10StandIn(tv_datasets.VisionDataset):
     """Synthetic data shaped like CIFAR-10, used only when the real one cannot be downloaded.
 
@@ -140,9 +143,13 @@ class CIFAR10StandIn(tv_datasets.VisionDataset):
         super().__init__(root=None, transform=transform, target_transform=target_transform)
         self.train = train
         count = 50_000 if train else 10_000
-        generator = torch.Generator().manual_seed(10 if train else 11)
-        self.targets: list[int] = torch.arange(count).remainder(10)[torch.randperm(count, generator=generator)].tolist()
-        self.data = _standin_images(torch.tensor(self.targets), generator).numpy()
+        if train not in _STANDIN_CACHE:  # building 50,000 images takes seconds: once per process
+            generator = torch.Generator().manual_seed(10 if train else 11)
+            labels = torch.arange(count).remainder(10)[torch.randperm(count, generator=generator)]
+            _STANDIN_CACHE[train] = (_standin_images(labels, generator).numpy(), labels.tolist())
+        data, targets = _STANDIN_CACHE[train]
+        self.data = data.copy()
+        self.targets: list[int] = list(targets)
         print(
             f"STAND-IN DATA: CIFAR-10 could not be downloaded and {STANDINS_ENV} is set, so this is a synthetic "
             f"CIFAR-10-shaped {'training' if train else 'test'} set ({count} images, 32×32 RGB). "

@@ -25,6 +25,7 @@ __all__ = [
     "quick",
     "run_mode",
     "seed_everything",
+    "setup_text",
     "show_setup",
 ]
 
@@ -206,17 +207,21 @@ def quick(full: T, quick: T) -> T:  # noqa: A002 - reads naturally at call sites
 _shown: set[str] = set()
 
 
-def show_setup(device: torch.device | str | None = None, *, force: bool = False) -> str:
-    """Print the device, precision policy and run mode, once per process; return the text."""
+def setup_text(device: torch.device | str | None = None) -> str:
+    """The device, precision policy and run mode, as two lines of text."""
     device = torch.device(device) if device is not None else get_device()
     policy = precision_policy(device)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else device.type.upper()
-    text = (
+    return (
         f"course_utils setup | device: {device} ({name}) | precision: {policy.name} | "
         f"torch {torch.__version__}\n"
         f"run mode: {run_mode().describe()}"
     )
+
+
+def show_setup(device: torch.device | str | None = None, *, force: bool = False) -> None:
+    """Print the device, precision policy and run mode, once per process (again with ``force``)."""
+    text = setup_text(device)
     if force or text not in _shown:
         print(text)
         _shown.add(text)
-    return text
