@@ -95,9 +95,12 @@ def test_autocast_context_runs_matmul_in_policy_dtype(monkeypatch: pytest.Monkey
     assert out.dtype == torch.float32
 
 
-def test_cpu_supports_bf16_reads_capability(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cpu_supports_bf16_needs_amx(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "AMX")
     assert runtime.cpu_supports_bf16()
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "AVX512")
+    has_amx = "amx_bf16" in open("/proc/cpuinfo", encoding="utf-8").read()
+    assert runtime.cpu_supports_bf16() == has_amx
 
 
 @pytest.mark.parametrize(
