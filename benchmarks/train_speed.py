@@ -79,8 +79,8 @@ def fit_to_completion(train_x: torch.Tensor, train_y: torch.Tensor, test_x: torc
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--baseline-batches", type=int, default=400)
-    parser.add_argument("--width", type=int, default=24, help="hidden channels of the lesson's TinyVGG")
-    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--width", type=int, default=16, help="hidden channels of the lesson's TinyVGG")
+    parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--lr", type=float, default=1e-2)
     parser.add_argument("--seed", type=int, default=0)
