@@ -5,6 +5,7 @@ Lessons import it as ``import course_utils as cu``. Each module has one job:
 * ``runtime``    – device, seeding, precision policy, run mode (quick / offline)
 * ``datasets``   – FashionMNIST, CIFAR-10 (or a labelled stand-in), sample photos, channel stats
 * ``loaders``    – the fast in-memory ``TensorLoader`` and ``make_dataloaders``
+* ``augment``    – batched random augmentations for in-memory batches
 * ``models``     – MLP, TinyVGG, LeNet-5, residual block, a stronger small CNN
 * ``transfer``   – freezing, new heads, parameter groups, pretrained torchvision weights
 * ``engine``     – ``train_step``, ``eval_step``, ``fit`` and its ``History``
@@ -14,6 +15,8 @@ Lessons import it as ``import course_utils as cu``. Each module has one job:
 """
 
 from . import checks
+from .augment import *  # noqa: F403
+from .augment import __all__ as _augment_all
 from .datasets import *  # noqa: F403
 from .datasets import __all__ as _datasets_all
 from .engine import *  # noqa: F403
@@ -38,6 +41,7 @@ __all__ = [
     *_runtime_all,
     *_datasets_all,
     *_loaders_all,
+    *_augment_all,
     *_models_all,
     *_transfer_all,
     *_engine_all,
