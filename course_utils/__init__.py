@@ -11,12 +11,15 @@ Lessons import it as ``import course_utils as cu``. Each module has one job:
 * ``engine``     – ``train_step``, ``eval_step``, ``fit`` and its ``History``
 * ``evaluation`` – ``predict`` and ``evaluate`` (torchmetrics)
 * ``plotting``   – figures for images, curves, confusion matrices and predictions
+* ``clip``       – CLIP: open_clip loading (or a labelled stand-in), zero-shot helpers, a tiny CLIP
 * ``checks``     – assertions with clear messages for the lessons' test cells
 """
 
 from . import checks
 from .augment import *  # noqa: F403
 from .augment import __all__ as _augment_all
+from .clip import *  # noqa: F403
+from .clip import __all__ as _clip_all
 from .datasets import *  # noqa: F403
 from .datasets import __all__ as _datasets_all
 from .engine import *  # noqa: F403
@@ -47,4 +50,5 @@ __all__ = [
     *_engine_all,
     *_evaluation_all,
     *_plotting_all,
+    *_clip_all,
 ]

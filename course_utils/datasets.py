@@ -127,6 +127,9 @@ def fashion_mnist_tensors(train: bool = True, root: str | Path | None = None) ->
 _STANDIN_CACHE: dict[bool, tuple[np.ndarray, list[int]]] = {}
 
 
+_STANDIN_PALETTE_SEED = 2024
+
+
 class CIFAR10StandIn(tv_datasets.VisionDataset):
     """Synthetic data shaped like CIFAR-10, used only when the real one cannot be downloaded.
 
@@ -173,8 +176,12 @@ class CIFAR10StandIn(tv_datasets.VisionDataset):
 
 
 def _standin_images(labels: torch.Tensor, generator: torch.Generator, chunk: int = 5_000) -> torch.Tensor:
-    """Class-dependent colour + stripe orientation + noise, built a chunk at a time (N×32×32×3 uint8)."""
-    palette = torch.rand(10, 3, generator=generator) * 0.6 + 0.2
+    """Class-dependent colour + stripe orientation + noise, built a chunk at a time (N×32×32×3 uint8).
+
+    The class colours come from a fixed seed shared by the training and test sets (what a model
+    learns on one must hold on the other); ``generator`` draws only the per-image phase and noise.
+    """
+    palette = torch.rand(10, 3, generator=torch.Generator().manual_seed(_STANDIN_PALETTE_SEED)) * 0.6 + 0.2
     angles = torch.arange(10) * (torch.pi / 10)
     ys, xs = torch.meshgrid(torch.arange(32.0), torch.arange(32.0), indexing="ij")
     out = torch.empty(len(labels), 32, 32, 3, dtype=torch.uint8)

@@ -165,3 +165,15 @@ def test_standin_generator_is_deterministic() -> None:
     first = datasets._standin_images(labels, torch.Generator().manual_seed(3))
     second = datasets._standin_images(labels, torch.Generator().manual_seed(3))
     assert torch.equal(first, second) and first.shape == (20, 32, 32, 3)
+
+
+def test_standin_classes_look_the_same_in_training_and_test_sets() -> None:
+    # The two splits are built with different generators (seeds 10 and 11); what is learned on one
+    # must hold on the other, so a nearest-class-mean colour classifier fitted on a "training" build
+    # must work on a "test" build.
+    labels = torch.arange(500).remainder(10)
+    train_images = datasets._standin_images(labels, torch.Generator().manual_seed(10)).float()
+    test_images = datasets._standin_images(labels, torch.Generator().manual_seed(11)).float()
+    means = torch.stack([train_images[labels == k].mean(dim=(0, 1, 2)) for k in range(10)])
+    predictions = torch.cdist(test_images.mean(dim=(1, 2)), means).argmin(dim=1)
+    assert (predictions == labels).float().mean() > 0.5
