@@ -8,6 +8,7 @@ Lessons import it as ``import course_utils as cu``. Each module has one job:
 * ``augment``    – batched random augmentations for in-memory batches
 * ``models``     – MLP, TinyVGG, LeNet-5, residual block, a stronger small CNN
 * ``transfer``   – freezing, new heads, parameter groups, pretrained torchvision weights
+* ``transfer_data`` – small real sets (digits, faces), splits, pet/stand-in ImageFolder trees, duplicates
 * ``engine``     – ``train_step``, ``eval_step``, ``fit`` and its ``History``
 * ``evaluation`` – ``predict`` and ``evaluate`` (torchmetrics)
 * ``plotting``   – figures for images, curves, confusion matrices and predictions
@@ -36,6 +37,8 @@ from .runtime import *  # noqa: F403
 from .runtime import __all__ as _runtime_all
 from .transfer import *  # noqa: F403
 from .transfer import __all__ as _transfer_all
+from .transfer_data import *  # noqa: F403
+from .transfer_data import __all__ as _transfer_data_all
 
 __version__ = "0.1.0"
 __all__ = [
@@ -47,6 +50,7 @@ __all__ = [
     *_augment_all,
     *_models_all,
     *_transfer_all,
+    *_transfer_data_all,
     *_engine_all,
     *_evaluation_all,
     *_plotting_all,

@@ -25,8 +25,10 @@ __all__ = [
     "ClassScores",
     "ConfusedPair",
     "EvaluationReport",
+    "MacroScores",
     "classification_report",
     "evaluate",
+    "macro_scores_from_confusion",
     "most_confused_pairs",
     "predict",
 ]
@@ -371,3 +373,37 @@ def most_confused_pairs(
         count = -negative_count
         pairs.append(ConfusedPair(i, j, names[i], names[j], int(count) if is_integer else count))
     return pairs
+
+
+class MacroScores(NamedTuple):
+    """Macro-averaged precision, recall and F1 (each the plain mean of the per-class scores)."""
+
+    precision: float
+    recall: float
+    f1: float
+
+
+def macro_scores_from_confusion(confusion: torch.Tensor) -> MacroScores:
+    """Macro precision, recall and F1 from a confusion matrix (rows: true class, columns: predicted class).
+
+    For class c: precision = C[c, c] / (column c total), recall = C[c, c] / (row c
+    total), F1 = 2·P·R / (P + R). A score whose denominator is 0 (a class never
+    predicted, a class without examples) counts as 0, as in scikit-learn with
+    ``zero_division=0``. Every class counts in the averages, so one class the
+    model never gets right pulls them down however rare it is — unlike accuracy.
+    """
+    confusion = require_tensor("confusion", confusion, ndim=2)
+    if confusion.shape[0] != confusion.shape[1]:
+        raise ValueError(f"confusion: expected a square C×C matrix, got {describe(confusion)}")
+    counts = confusion.detach().cpu().double()
+    if bool((counts < 0).any()):
+        raise ValueError(f"confusion: expected counts >= 0, got a smallest value of {float(counts.min()):g}")
+    correct = counts.diagonal()
+
+    def ratio(numerator: torch.Tensor, denominator: torch.Tensor) -> torch.Tensor:
+        return torch.where(denominator > 0, numerator / denominator.clamp_min(1e-300), torch.zeros_like(numerator))
+
+    precision = ratio(correct, counts.sum(dim=0))
+    recall = ratio(correct, counts.sum(dim=1))
+    f1 = ratio(2 * precision * recall, precision + recall)
+    return MacroScores(float(precision.mean()), float(recall.mean()), float(f1.mean()))

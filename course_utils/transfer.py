@@ -15,7 +15,7 @@ randomly initialised model is returned instead, announced by a loud warning and
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import torch
@@ -26,6 +26,8 @@ from ._validate import describe, require_positive_float, require_positive_int
 from .runtime import STANDINS_ENV, run_mode
 
 __all__ = [
+    "discriminative_param_groups",
+    "extract_features",
     "find_head",
     "freeze",
     "freeze_backbone",
@@ -174,6 +176,118 @@ def param_groups(
             }
         )
     return groups
+
+
+def discriminative_param_groups(
+    model: nn.Module,
+    groups: Sequence[Sequence[str]],
+    head_lr: float,
+    factor: float = 10.0,
+    *,
+    weight_decay: float = 0.0,
+) -> list[dict[str, Any]]:
+    """Parameter groups whose learning rate shrinks by ``factor`` per group, from the head towards the input.
+
+    ``groups`` lists layer groups ordered from the input side to the head, each a
+    list of submodule names of ``model`` (dotted names allowed), e.g. for a ResNet
+    ``[["conv1", "bn1", "layer1"], ["layer2"], ["layer3"], ["layer4"], ["fc"]]``.
+    Group ``i`` of ``n`` gets ``lr = head_lr / factor ** (n - 1 - i)``: the head
+    ``head_lr``, the group before it ten times less (with the default factor), and
+    so on — early layers hold general features that need little change. Only
+    trainable parameters are included; a group without any is left out. Every
+    trainable parameter must belong to exactly one group, otherwise a ``ValueError``
+    names the ones that are missing or repeated. Returns dicts with ``name``,
+    ``params``, ``lr`` and ``weight_decay`` for ``torch.optim.AdamW(...)``.
+    """
+    _require_module("model", model)
+    lr = require_positive_float("head_lr", head_lr)
+    step = require_positive_float("factor", factor)
+    if isinstance(weight_decay, bool) or not isinstance(weight_decay, (int, float)) or weight_decay < 0:
+        raise ValueError(f"weight_decay: expected a number >= 0, got {describe(weight_decay)}")
+    if isinstance(groups, (str, bytes)) or not isinstance(groups, Sequence) or not groups:
+        raise TypeError(
+            f"groups: expected a list of lists of module names such as [['layer1'], ['fc']], got {describe(groups)}"
+        )
+    names_of = {id(p): name for name, p in model.named_parameters()}
+    owner: dict[int, str] = {}
+    result: list[dict[str, Any]] = []
+    for index, group in enumerate(groups):
+        if isinstance(group, (str, bytes)) or not isinstance(group, Sequence) or not group:
+            raise TypeError(f"groups[{index}]: expected a non-empty list of module names, got {describe(group)}")
+        params: list[nn.Parameter] = []
+        label = "+".join(str(name) for name in group)
+        for name in group:
+            try:
+                module = model.get_submodule(name)
+            except AttributeError:
+                children = [child for child, _ in model.named_children()]
+                raise ValueError(
+                    f"groups[{index}]: expected names of submodules such as {children}, got {name!r}"
+                ) from None
+            for parameter in module.parameters():
+                if not parameter.requires_grad:
+                    continue
+                if id(parameter) in owner:
+                    raise ValueError(
+                        f"groups: expected every parameter in one group only, got {names_of.get(id(parameter))!r} "
+                        f"in {owner[id(parameter)]!r} and again in {label!r}"
+                    )
+                owner[id(parameter)] = label
+                params.append(parameter)
+        if params:
+            result.append({"name": label, "params": params, "lr": lr / step ** (len(groups) - 1 - index),
+                           "weight_decay": float(weight_decay)})
+    missing = [name for name, p in model.named_parameters() if p.requires_grad and id(p) not in owner]
+    if missing:
+        shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+        raise ValueError(f"groups: expected every trainable parameter in a group, got {len(missing)} left out: {shown}")
+    if not result:
+        raise ValueError("model: expected at least one trainable parameter, got none (is everything frozen?)")
+    return result
+
+
+def extract_features(
+    model: nn.Module,
+    loader: Iterable[Any],
+    device: torch.device | str | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """What the classifier head of ``model`` receives, for every batch of ``loader``: ``(features, labels)``.
+
+    With a frozen backbone the features never change, so feature extraction can
+    compute them once and train only a linear classifier on them. A forward hook
+    on the head (``find_head``) captures its input; the model runs in ``eval()``
+    mode under ``torch.inference_mode()`` and its mode is restored afterwards.
+    Returns float32 features N×D and int64 labels N, on the CPU.
+    """
+    _, head = find_head(model)
+    if device is not None:
+        model.to(device)
+    target = torch.device(device) if device is not None else next(model.parameters()).device
+    captured: list[torch.Tensor] = []
+    labels: list[torch.Tensor] = []
+
+    def hook(_module: nn.Module, inputs: tuple[torch.Tensor, ...], _output: torch.Tensor) -> None:
+        captured.append(inputs[0].detach().float().flatten(1).cpu())
+
+    handle = head.register_forward_hook(hook)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.inference_mode():
+            for index, batch in enumerate(loader):
+                if not isinstance(batch, (tuple, list)) or len(batch) != 2:
+                    raise ValueError(
+                        f"loader: expected batches of (images, labels), got {describe(batch)} as batch {index}"
+                    )
+                images, batch_labels = batch
+                model(images.to(target))
+                labels.append(torch.as_tensor(batch_labels).to("cpu", torch.int64))
+    finally:
+        handle.remove()
+        model.train(was_training)
+    if not captured:
+        raise ValueError(f"loader: expected at least one batch, got an empty {type(loader).__name__}")
+    return torch.cat(captured), torch.cat(labels)
 
 
 def _check_arch(arch: Any) -> str:

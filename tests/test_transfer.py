@@ -12,6 +12,8 @@ from torchvision.models.convnext import CNBlockConfig, ConvNeXt
 
 from course_utils.models import FashionMLP, LeNet5, SmallCNN, TinyVGG, count_parameters
 from course_utils.transfer import (
+    discriminative_param_groups,
+    extract_features,
     find_head,
     freeze,
     freeze_backbone,
@@ -303,3 +305,104 @@ def test_load_pretrained_rejects_unknown_arch_weights_and_classes():
         load_pretrained("resnet18", weights="IMAGENET22K")
     with pytest.raises(ValueError, match="num_classes: expected an integer >= 1"):
         load_pretrained("resnet18", num_classes=0)
+
+
+# ---------------------------------------------------------------- discriminative_param_groups
+
+RESNET_GROUPS = [["conv1", "bn1", "layer1"], ["layer2"], ["layer3"], ["layer4"], ["fc"]]
+
+
+def test_discriminative_param_groups_rates_shrink_towards_the_input():
+    model = torchvision.models.resnet18(weights=None)
+    groups = discriminative_param_groups(model, RESNET_GROUPS, head_lr=1e-3, factor=3.0, weight_decay=0.05)
+    assert [g["name"] for g in groups] == ["conv1+bn1+layer1", "layer2", "layer3", "layer4", "fc"]
+    assert [g["lr"] for g in groups] == pytest.approx([1e-3 / 81, 1e-3 / 27, 1e-3 / 9, 1e-3 / 3, 1e-3])
+    assert all(g["weight_decay"] == 0.05 for g in groups)
+    ids = [id(p) for g in groups for p in g["params"]]
+    assert len(ids) == len(set(ids)) and set(ids) == trainable_ids(model)
+    assert {id(p) for p in groups[-1]["params"]} == {id(model.fc.weight), id(model.fc.bias)}
+    optimizer = torch.optim.AdamW(groups)
+    assert [g["name"] for g in optimizer.param_groups][0] == "conv1+bn1+layer1"
+
+
+def test_discriminative_param_groups_skip_frozen_parameters_and_empty_groups():
+    model = torchvision.models.resnet18(weights=None)
+    freeze(model.conv1), freeze(model.bn1), freeze(model.layer1)
+    groups = discriminative_param_groups(model, RESNET_GROUPS, head_lr=1.0, factor=10.0)
+    assert [g["name"] for g in groups] == ["layer2", "layer3", "layer4", "fc"]
+    assert [g["lr"] for g in groups] == pytest.approx([1e-3, 1e-2, 1e-1, 1.0])  # rates keep their positions
+    # a frozen module may be left out of the groups; dotted names reach nested modules
+    groups = discriminative_param_groups(model, [["layer2", "layer3"], ["layer4.0", "layer4.1"], ["fc"]], head_lr=0.1)
+    assert [g["lr"] for g in groups] == pytest.approx([1e-3, 1e-2, 0.1])
+
+
+def test_discriminative_param_groups_name_missing_repeated_and_unknown_layers():
+    model = TinyVGG()
+    with pytest.raises(ValueError, match=r"every trainable parameter in a group, got 4 left out: block_2\.0\.weight"):
+        discriminative_param_groups(model, [["block_1"], ["classifier"]], head_lr=0.1)
+    with pytest.raises(ValueError, match=r"in one group only, got 'block_1\.0\.weight' in 'block_1' and again"):
+        discriminative_param_groups(model, [["block_1"], ["block_1", "block_2"], ["classifier"]], head_lr=0.1)
+    with pytest.raises(ValueError, match=r"groups\[1\]: expected names of submodules such as \['block_1', 'block_2', "
+                                         r"'classifier'\], got 'block_3'"):
+        discriminative_param_groups(model, [["block_1"], ["block_3"]], head_lr=0.1)
+    many = nn.Sequential(*[nn.Linear(2, 2) for _ in range(4)])
+    with pytest.raises(ValueError, match="got 6 left out: 1.weight, 1.bias, 2.weight, 2.bias, 3.weight and 1 more"):
+        discriminative_param_groups(many, [["0"]], head_lr=0.1)
+    with pytest.raises(ValueError, match="model: expected at least one trainable parameter"):
+        discriminative_param_groups(freeze(TinyVGG()), [["block_1", "block_2", "classifier"]], head_lr=0.1)
+
+
+def test_discriminative_param_groups_validate_their_arguments():
+    model = TinyVGG()
+    groups = [["block_1", "block_2"], ["classifier"]]
+    with pytest.raises(TypeError, match="groups: expected a list of lists of module names"):
+        discriminative_param_groups(model, "block_1", head_lr=0.1)
+    with pytest.raises(TypeError, match="groups: expected a list of lists"):
+        discriminative_param_groups(model, [], head_lr=0.1)
+    with pytest.raises(TypeError, match=r"groups\[0\]: expected a non-empty list of module names, got str 'block_1'"):
+        discriminative_param_groups(model, ["block_1", ["classifier"]], head_lr=0.1)
+    with pytest.raises(ValueError, match="head_lr: expected a number > 0"):
+        discriminative_param_groups(model, groups, head_lr=0)
+    with pytest.raises(ValueError, match="factor: expected a number > 0"):
+        discriminative_param_groups(model, groups, head_lr=0.1, factor=-2)
+    with pytest.raises(ValueError, match="weight_decay: expected a number >= 0"):
+        discriminative_param_groups(model, groups, head_lr=0.1, weight_decay=-1)
+    with pytest.raises(TypeError, match="model: expected a torch.nn.Module"):
+        discriminative_param_groups([], groups, head_lr=0.1)  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------- extract_features
+
+
+def test_extract_features_returns_what_the_head_receives():
+    torch.manual_seed(0)
+    model = TinyVGG(hidden_channels=4)
+    model.train()
+    images, labels = torch.randn(10, 1, 28, 28), torch.arange(10)
+    batches = [(images[:6], labels[:6]), (images[6:], labels[6:])]
+    features, got_labels = extract_features(model, batches)
+    assert features.shape == (10, 4 * 7 * 7) and features.dtype == torch.float32
+    assert torch.equal(got_labels, labels)
+    assert model.training  # mode restored
+    model.eval()
+    with torch.no_grad():
+        expected = model.classifier[0](model.block_2(model.block_1(images)))
+        assert torch.allclose(features, expected, atol=1e-6)
+        assert torch.allclose(model.classifier[1](features), model(images), atol=1e-5)
+    assert not model.classifier[1]._forward_hooks  # the hook is removed
+
+
+def test_extract_features_on_resnet_gives_pooled_vectors_and_moves_to_the_device():
+    model = torchvision.models.resnet18(weights=None)
+    features, labels = extract_features(model, [(torch.randn(3, 3, 32, 32), torch.tensor([1, 2, 0]))], device="cpu")
+    assert features.shape == (3, 512)
+    assert labels.tolist() == [1, 2, 0]
+
+
+def test_extract_features_rejects_bad_loaders():
+    model = TinyVGG()
+    with pytest.raises(ValueError, match="loader: expected batches of \\(images, labels\\), got .* as batch 0"):
+        extract_features(model, [torch.randn(2, 1, 28, 28)])
+    with pytest.raises(ValueError, match="loader: expected at least one batch, got an empty list"):
+        extract_features(model, [])
+    assert not find_head(model)[1]._forward_hooks
