@@ -60,6 +60,13 @@ def require_tensor(
     return value
 
 
+def require_batch(index: int, batch: Any) -> tuple[Any, Any]:
+    """Check that batch number ``index`` of a loader is an ``(images, labels)`` pair and return it."""
+    if not isinstance(batch, (tuple, list)) or len(batch) != 2:
+        raise ValueError(f"loader: expected batches of (images, labels), got {describe(batch)} as batch {index}")
+    return batch[0], batch[1]
+
+
 def require_images(name: str, value: Any, *, channels: int | Sequence[int] | None = None) -> torch.Tensor:
     """Check for a batch of images laid out N×C×H×W (any dtype)."""
     value = require_tensor(name, value, ndim=4, channels=channels)

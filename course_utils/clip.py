@@ -44,7 +44,7 @@ from torchvision.transforms import InterpolationMode
 from torchvision.transforms.v2 import functional as TF
 
 from ._validate import describe, require_positive_float, require_positive_int, require_tensor
-from .runtime import STANDINS_ENV, get_device, run_mode
+from .runtime import STANDINS_ENV, get_device, require_standins_allowed, standin_banner
 
 __all__ = [
     "CLIP_MAX_LOGIT_SCALE",
@@ -384,14 +384,11 @@ class LoadedCLIP:
 
 
 def _standin_banner(model_name: str, pretrained: str, error: BaseException) -> str:
-    line = "=" * 78
-    return (
-        f"{line}\n"
+    return standin_banner(
         f"STAND-IN: random weights, not pretrained. The {pretrained!r} weights for {model_name} could not be\n"
         f"downloaded ({type(error).__name__}: {str(error)[:300]}).\n"
         f"Because {STANDINS_ENV} is set, this run continues with a RANDOMLY INITIALISED {model_name}.\n"
-        f"Everything executes, but every CLIP result below is that of an untrained model (about chance).\n"
-        f"{line}"
+        "Everything executes, but every CLIP result below is that of an untrained model (about chance)."
     )
 
 
@@ -453,14 +450,9 @@ def load_clip(
             model, _, preprocess = open_clip.create_model_and_transforms(model_name, pretrained=source, **extra)
             is_pretrained = True
         except (OSError, RuntimeError) as error:  # open_clip reports failed downloads as RuntimeError
-            if not run_mode().allow_standins:
-                raise RuntimeError(
-                    f"load_clip: could not get the pretrained weights {pretrained!r} for {model_name} "
-                    f"({type(error).__name__}: {str(error)[:300]}). Check your internet connection (in Colab: is the "
-                    "runtime connected?) and run the cell again. To run offline with RANDOM weights instead (the code "
-                    "runs, but the results are not those of CLIP), set the environment variable "
-                    f"{STANDINS_ENV}=1, e.g. os.environ['{STANDINS_ENV}'] = '1'."
-                ) from error
+            require_standins_allowed(
+                f"load_clip: could not get the pretrained weights {pretrained!r} for {model_name}", error,
+                "RANDOM weights (the code runs, but the results are not those of CLIP)")
             print(_standin_banner(model_name, pretrained, error))
             model, _, preprocess = open_clip.create_model_and_transforms(model_name, pretrained=None)
     model = model.to(device).eval()

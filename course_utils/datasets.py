@@ -31,7 +31,7 @@ from ._validate import (
     require_labels,
     require_positive_int,
 )
-from .runtime import STANDINS_ENV, run_mode
+from .runtime import STANDINS_ENV, require_standins_allowed
 
 __all__ = [
     "CIFAR10_CLASSES",
@@ -208,12 +208,8 @@ def load_cifar10(train: bool = True, root: str | Path | None = None, transform: 
     try:
         dataset = tv_datasets.CIFAR10(root, train=train, transform=transform, download=True)
     except Exception as error:  # network errors come in many types
-        if not run_mode().allow_standins:
-            raise RuntimeError(
-                f"CIFAR-10 could not be downloaded into {root} ({error.__class__.__name__}: {error}). "
-                "Connect to the internet and run the cell again, or set the environment variable "
-                f"{STANDINS_ENV}=1 to continue with a clearly labelled synthetic stand-in."
-            ) from error
+        require_standins_allowed(f"CIFAR-10 could not be downloaded into {root}", error,
+                                 "a clearly labelled synthetic stand-in")
         return CIFAR10StandIn(train=train, transform=transform)
     dataset.is_standin = False  # type: ignore[attr-defined]
     return dataset

@@ -18,7 +18,7 @@ import torch
 import torchmetrics.functional as tmf
 from torch import nn
 
-from ._validate import describe, require_labels, require_positive_int, require_tensor
+from ._validate import describe, require_batch, require_labels, require_positive_int, require_tensor
 from .runtime import PrecisionPolicy
 
 __all__ = [
@@ -76,11 +76,7 @@ def _predict(
     try:
         with torch.inference_mode():
             for index, batch in enumerate(loader):
-                if not isinstance(batch, (tuple, list)) or len(batch) != 2:
-                    raise ValueError(
-                        f"loader: expected batches of (images, labels), got {describe(batch)} as batch {index}"
-                    )
-                images, labels = batch
+                images, labels = require_batch(index, batch)
                 require_tensor(f"loader batch {index} images", images)
                 require_labels(f"loader batch {index} labels", labels, n=images.shape[0])
                 images = images.to(target_device, non_blocking=True)

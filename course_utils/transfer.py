@@ -22,8 +22,8 @@ import torch
 import torchvision
 from torch import nn
 
-from ._validate import describe, require_positive_float, require_positive_int
-from .runtime import STANDINS_ENV, run_mode
+from ._validate import describe, require_batch, require_positive_float, require_positive_int
+from .runtime import STANDINS_ENV, require_standins_allowed, standin_banner
 
 __all__ = [
     "discriminative_param_groups",
@@ -275,11 +275,7 @@ def extract_features(
     try:
         with torch.inference_mode():
             for index, batch in enumerate(loader):
-                if not isinstance(batch, (tuple, list)) or len(batch) != 2:
-                    raise ValueError(
-                        f"loader: expected batches of (images, labels), got {describe(batch)} as batch {index}"
-                    )
-                images, batch_labels = batch
+                images, batch_labels = require_batch(index, batch)
                 model(images.to(target))
                 labels.append(torch.as_tensor(batch_labels).to("cpu", torch.int64))
     finally:
@@ -315,14 +311,11 @@ def _resolve_weights(arch: str, weights: Any) -> Any:
 
 
 def _standin_banner(arch: str, weights_name: str, error: BaseException) -> str:
-    line = "=" * 78
-    return (
-        f"{line}\n"
+    return standin_banner(
         f"STAND-IN: random weights, not pretrained. The {weights_name} weights for {arch!r} could not be\n"
         f"downloaded ({type(error).__name__}: {error}).\n"
         f"Because {STANDINS_ENV} is set, this run continues with a RANDOMLY INITIALISED {arch}.\n"
-        f"Everything executes, but accuracies are NOT those of transfer learning.\n"
-        f"{line}"
+        "Everything executes, but accuracies are NOT those of transfer learning."
     )
 
 
@@ -359,14 +352,9 @@ def load_pretrained(
             model = torchvision.models.get_model(arch, weights=resolved)
             is_pretrained = True
         except (OSError, RuntimeError) as error:  # URLError is an OSError; a broken file raises RuntimeError
-            if not run_mode().allow_standins:
-                raise RuntimeError(
-                    f"load_pretrained: could not download the pretrained weights {resolved!r} for {arch!r} "
-                    f"({type(error).__name__}: {error}). Check your internet connection (in Colab: is the "
-                    f"runtime connected?) and run the cell again. To run offline with RANDOM weights instead "
-                    f"(the code runs, but the results are not those of a pretrained model), set the environment "
-                    f"variable {STANDINS_ENV}=1, e.g. os.environ['{STANDINS_ENV}'] = '1'."
-                ) from error
+            require_standins_allowed(
+                f"load_pretrained: could not download the pretrained weights {resolved!r} for {arch!r}", error,
+                "RANDOM weights (the code runs, but the results are not those of a pretrained model)")
             print(_standin_banner(arch, repr(resolved), error))
             model = torchvision.models.get_model(arch, weights=None)
             is_pretrained = False

@@ -37,7 +37,7 @@ from torchvision.transforms import v2
 
 from ._validate import describe, require_labels, require_positive_int
 from .datasets import data_dir, sample_photos
-from .runtime import STANDINS_ENV, run_mode
+from .runtime import STANDINS_ENV, require_standins_allowed, standin_banner
 
 __all__ = [
     "DIGIT_CLASSES",
@@ -267,12 +267,11 @@ def _check_per_class(per_class: Any) -> tuple[int, int, int] | None:
 
 def _standin_banner(error: BaseException | None) -> str:
     reason = f" ({type(error).__name__}: {error})" if error is not None else ""
-    line = "=" * 78
-    return (
-        f"{line}\nSTAND-IN DATA: the Oxford-IIIT Pet images could not be downloaded{reason}.\n"
+    return standin_banner(
+        f"STAND-IN DATA: the Oxford-IIIT Pet images could not be downloaded{reason}.\n"
         f"Because {STANDINS_ENV} is set, the ImageFolder tree holds crops of six photographs shipped with\n"
         "scikit-image and scikit-learn instead (one class per photograph). The code runs unchanged, but\n"
-        f"no number measured on it says anything about pets or about transfer learning.\n{line}"
+        "no number measured on it says anything about pets or about transfer learning."
     )
 
 
@@ -382,12 +381,8 @@ def pet_image_folder(
         trainval = tv_datasets.OxfordIIITPet(download_dir, split="trainval", download=True)
         official_test = tv_datasets.OxfordIIITPet(download_dir, split="test", download=True)
     except Exception as error:  # network errors come in many types
-        if not run_mode().allow_standins:
-            raise RuntimeError(
-                f"Oxford-IIIT Pet could not be downloaded into {download_dir} ({type(error).__name__}: {error}). "
-                "Connect to the internet and run the cell again, or set the environment variable "
-                f"{STANDINS_ENV}=1 to continue with a clearly labelled stand-in made of photo crops."
-            ) from error
+        require_standins_allowed(f"Oxford-IIIT Pet could not be downloaded into {download_dir}", error,
+                                 "a clearly labelled stand-in made of photo crops")
         print(_standin_banner(error))
         return photo_standin_folder(
             root, per_class=caps or _DEFAULT_STANDIN_PER_CLASS, image_size=image_size, seed=seed
