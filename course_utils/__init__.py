@@ -3,6 +3,7 @@
 Lessons import it as ``import course_utils as cu``. Each module has one job:
 
 * ``runtime``    – device, seeding, precision policy, run mode (quick / offline)
+* ``image_io``   – reading and writing image files (TorchCodec, torchvision or PIL, same result)
 * ``datasets``   – FashionMNIST, CIFAR-10 (or a labelled stand-in), sample photos, channel stats
 * ``loaders``    – the fast in-memory ``TensorLoader`` and ``make_dataloaders``
 * ``augment``    – batched random augmentations for in-memory batches
@@ -27,6 +28,8 @@ from .engine import *  # noqa: F403
 from .engine import __all__ as _engine_all
 from .evaluation import *  # noqa: F403
 from .evaluation import __all__ as _evaluation_all
+from .image_io import *  # noqa: F403
+from .image_io import __all__ as _image_io_all
 from .loaders import *  # noqa: F403
 from .loaders import __all__ as _loaders_all
 from .models import *  # noqa: F403
@@ -45,6 +48,7 @@ __all__ = [
     "__version__",
     "checks",
     *_runtime_all,
+    *_image_io_all,
     *_datasets_all,
     *_loaders_all,
     *_augment_all,

@@ -229,24 +229,24 @@ def quick(full: T, quick: T) -> T:  # noqa: A002 - reads naturally at call sites
     return quick if run_mode().quick else full
 
 
-_shown: set[str] = set()
-
-
 def setup_text(device: torch.device | str | None = None) -> str:
-    """The device, precision policy and run mode, as two lines of text."""
+    """The device, precision policy, image-file backend and run mode, as three lines of text."""
+    from .image_io import image_backend  # imported here: image_io must not need runtime
+
     device = torch.device(device) if device is not None else get_device()
     policy = precision_policy(device)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else device.type.upper()
     return (
         f"course_utils setup | device: {device} ({name}) | precision: {policy.name} | "
         f"torch {torch.__version__}\n"
+        f"image files: {image_backend()}\n"
         f"run mode: {run_mode().describe()}"
     )
 
 
-def show_setup(device: torch.device | str | None = None, *, force: bool = False) -> None:
-    """Print the device, precision policy and run mode, once per process (again with ``force``)."""
-    text = setup_text(device)
-    if force or text not in _shown:
-        print(text)
-        _shown.add(text)
+def show_setup(device: torch.device | str | None = None) -> None:
+    """Print the device, precision policy, image-file backend and run mode (every time it is called).
+
+    Returns None, so a notebook cell ending with it shows the text once, not twice.
+    """
+    print(setup_text(device))

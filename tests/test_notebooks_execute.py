@@ -11,6 +11,7 @@ put into the scratch copy before nbval runs.
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 import textwrap
@@ -86,11 +87,15 @@ def test_first_code_cell_is_the_colab_setup_cell(lesson: str, where: str) -> Non
 
 
 SETUP_HARNESS = textwrap.dedent("""
-    import importlib.util, subprocess, sys
+    import importlib.metadata, importlib.util, subprocess, sys
     calls = []
     real_find_spec = importlib.util.find_spec
     if sys.argv[1] == "absent":   # a fresh Colab runtime: course_utils is not installed
         importlib.util.find_spec = lambda name, *a: None if name == "course_utils" else real_find_spec(name, *a)
+        # Colab's preinstalled pair (late 2026), whatever this environment has
+        colab = {"torch": "2.9.1+cu126", "torchvision": "0.24.1+cu126"}
+        real_version = importlib.metadata.version
+        importlib.metadata.version = lambda name: colab.get(name) or real_version(name)
     def fake_run(cmd, check=False, **kw):
         calls.append(cmd)
         importlib.util.find_spec = real_find_spec
@@ -101,20 +106,35 @@ SETUP_HARNESS = textwrap.dedent("""
 """)
 
 
+def run_setup_cell(situation: str, env: dict[str, str] | None = None) -> tuple[list[list[str]], str]:
+    """Execute the set-up cell with pip calls recorded instead of run; return (pip calls, output)."""
+    result = subprocess.run([sys.executable, "-c", SETUP_HARNESS, situation], input=read_settings().setup_cell(),
+                            text=True, capture_output=True, env=env or quick_env(), timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
+    calls = ast.literal_eval(result.stdout.split("PIP-CALLS:")[-1].strip())
+    return calls, result.stdout
+
+
 @pytest.mark.parametrize("situation", ["present", "absent"])
 def test_setup_cell_installs_only_when_needed(situation: str) -> None:
     """Where course_utils is importable the set-up cell installs nothing; in a fresh Colab runtime it
-    pip-installs git+<repository_url>@<release_ref>. Either way it prints device and run mode."""
+    pip-installs the release archive and names the installed torch and torchvision, so pip keeps them.
+    Either way it ends with the set-up banner (device, image backend, run mode)."""
     settings = read_settings()
-    result = subprocess.run([sys.executable, "-c", SETUP_HARNESS, situation], input=settings.setup_cell(),
-                            text=True, capture_output=True, env=quick_env(), timeout=120, check=False)
-    assert result.returncode == 0, result.stderr
-    calls = result.stdout.split("PIP-CALLS:")[-1].strip()
+    calls, out = run_setup_cell(situation)
     if situation == "present":
-        assert calls == "[]", calls
+        assert calls == [], calls
     else:
-        assert f"git+{settings.repository_url}@{settings.release_ref}" in calls and "'pip', 'install'" in calls, calls
-    assert "device" in result.stdout and "mode" in result.stdout, result.stdout
+        assert calls == [[sys.executable, "-m", "pip", "install", "--quiet", settings.pip_spec,
+                          "torch==2.9.1+cu126", "torchvision==0.24.1+cu126"]], calls
+        assert settings.pip_spec == f"{settings.repository_url}/archive/{settings.release_ref}.zip"
+    assert "course_utils setup | device" in out and "\nimage files: " in out and "\nrun mode: " in out, out
+
+
+def test_setup_cell_installs_a_release_archive_named_by_course_package(tmp_path: Path) -> None:
+    """An instructor can hand out the course as an archive: COURSE_PACKAGE replaces the download URL."""
+    calls, _ = run_setup_cell("absent", quick_env({"COURSE_PACKAGE": str(tmp_path / "course-v0.1.0.zip")}))
+    assert calls[0][5:] == [str(tmp_path / "course-v0.1.0.zip"), "torch==2.9.1+cu126", "torchvision==0.24.1+cu126"]
 
 
 def test_links_follow_the_repository_url_setting() -> None:

@@ -127,14 +127,11 @@ def test_run_mode_reads_environment(
     assert ("QUICK mode" if quick else "FULL mode") in mode.describe()
 
 
-def test_show_setup_prints_once(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_show_setup_prints_every_call(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("COURSE_QUICK", "1")
-    runtime._shown.clear()
     text = cu.setup_text("cpu")
-    assert "device: cpu" in text and "QUICK mode" in text
+    assert "device: cpu" in text and "QUICK mode" in text and "\nimage files: " in text
     assert cu.show_setup("cpu") is None  # nothing for Jupyter to display a second time
     assert capsys.readouterr().out == text + "\n"
     cu.show_setup("cpu")
-    assert capsys.readouterr().out == ""
-    cu.show_setup("cpu", force=True)
     assert capsys.readouterr().out == text + "\n"

@@ -6,8 +6,8 @@
 
 The student edition is published at ``repository_url``; ``release_ref`` is the tag (or
 branch) students use. Colab links (``.../blob/<ref>/notebooks/...``) and the notebooks'
-set-up cell (``COURSE_REPO`` / ``COURSE_REF``, used for ``pip install git+URL@REF`` in
-Colab) are derived from it.
+set-up cell (``COURSE_REPO`` / ``COURSE_REF``: in a fresh Colab runtime it pip-installs the
+release archive ``URL/archive/REF.zip``, keeping Colab's torch and torchvision) are derived from it.
 
     python -m tools.repo_url             # print the setting and the derived links
     python -m tools.repo_url --check     # exit 1 if a README or solution set-up cell disagrees
@@ -20,7 +20,10 @@ from __future__ import annotations
 import argparse
 import re
 import sys
-import tomllib
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10 (the oldest supported stack)
+    import tomli as tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,18 +34,23 @@ from tools.course import RELEASE_DIR, REPO_ROOT, SOURCE_DIR
 
 #: The first code cell of every lesson (see DESIGN notes); a test checks it character for character.
 SETUP_CELL_TEMPLATE = """\
-# Set-up: makes `course_utils` importable (installs it in Colab) and prints device and run mode.
-import importlib.util, subprocess, sys
-if importlib.util.find_spec("course_utils") is None:  # e.g. a fresh Colab runtime
+# Set-up: makes `course_utils` importable and prints the device, image backend and run mode.
+import importlib.metadata, importlib.util, os, subprocess, sys
+if importlib.util.find_spec("course_utils") is None:  # a fresh Colab runtime (elsewhere: see the README)
     COURSE_REPO = "{repository_url}"
     COURSE_REF = "{release_ref}"
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", f"git+{{COURSE_REPO}}@{{COURSE_REF}}"], check=True)
+    package = os.environ.get("COURSE_PACKAGE", f"{{COURSE_REPO}}/archive/{{COURSE_REF}}.zip")  # or a release archive
+    # Install only what is missing; naming the installed torch and torchvision keeps pip from replacing them.
+    keep = [f"{{name}}=={{importlib.metadata.version(name)}}" for name in ("torch", "torchvision")
+            if importlib.util.find_spec(name) is not None]
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", package, *keep], check=True)
+    importlib.invalidate_caches()
 import course_utils as cu
 cu.show_setup()"""
 
 _COLAB_PREFIX = re.compile(
     r"https://colab\.research\.google\.com/github/[^/\s]+/[^/\s]+/blob/[^\s)\"'\]]+?/(?=notebooks/)")
-_PIP_SPEC = re.compile(r"git\+https://github\.com/[^/\s]+/[^@\s\"'\\]+@[^\s\"'\\)`]+")
+_PIP_SPEC = re.compile(r"https://github\.com/[^/\s]+/[^/\s]+/archive/[^\s\"'\\)`]+?\.zip")
 _ASSIGN = {name: re.compile(name + r' = (\\?")([^"\\]*)(\\?")') for name in ("COURSE_REPO", "COURSE_REF")}
 
 
@@ -64,8 +72,8 @@ class CourseSettings:
 
     @property
     def pip_spec(self) -> str:
-        """What the set-up cell installs in Colab."""
-        return f"git+{self.repository_url}@{self.release_ref}"
+        """What the set-up cell installs in Colab: the release archive (pip needs no git for it)."""
+        return f"{self.repository_url.rstrip('/')}/archive/{self.release_ref}.zip"
 
     def colab_url(self, lesson: str) -> str:
         """The Colab link that opens a lesson's student notebook from the published edition."""
