@@ -47,6 +47,10 @@ from tools.course import (
     source_text,
 )
 from tools.regenerate import compare_trees
+from tools.run_lessons import unexpected_errors
+
+# nbgrader generation and grading: the maintainers' environment only (not the oldest stack)
+pytestmark = pytest.mark.maintainer_stack
 
 TIMEOUT_ERRORS = {"CellTimeoutError", "KeyboardInterrupt", "TimeoutError"}
 
@@ -131,25 +135,9 @@ class _GradingProofs:
         and only test cells after an answer cell fail."""
         sub = run.submissions.get("release")
         assert sub is not None and sub.notebook is not None, tail(run.autograde_log)
-        problems = []
-        seen_answer = False
-        for i, cell in enumerate(sub.notebook.cells):
-            if cell.cell_type != "code":
-                continue
-            if is_solution_cell(cell):
-                seen_answer = True
-            if cell.get("execution_count") is None and source_text(cell).strip():
-                problems.append(f"cell {i} was not executed")
-            for out in cell.get("outputs", []):
-                if out.get("output_type") != "error":
-                    continue
-                allowed = (is_solution_cell(cell) and out.get("ename") == "NotImplementedError") or (
-                    is_grade_cell(cell) and seen_answer)
-                if not allowed:
-                    first = (source_text(cell).splitlines() or [""])[0]
-                    problems.append(f"cell {i} ({first[:60]!r}) raised {out.get('ename')}: "
-                                    f"{str(out.get('evalue'))[:200]}")
+        problems, exercise_errors = unexpected_errors(sub.notebook, student=True)
         assert not problems, "the unanswered student notebook failed outside its exercises:\n" + "\n".join(problems)
+        assert exercise_errors > 0, "the unanswered student notebook raised no exercise error at all"
 
     # d ------------------------------------------------------------------------------------------
     def test_d_committed_notebooks_are_byte_identical_to_fresh_generation(self, run: GradingRun) -> None:

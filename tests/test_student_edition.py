@@ -13,6 +13,9 @@ from tools.course import REPO_ROOT, find_lessons, source_path
 from tools.regenerate import compare_trees
 from tools.repo_url import read_settings
 
+# nbgrader generation and grading: the maintainers' environment only (not the oldest stack)
+pytestmark = pytest.mark.maintainer_stack
+
 
 @pytest.fixture(scope="module")
 def edition(tmp_path_factory: pytest.TempPathFactory) -> Path:

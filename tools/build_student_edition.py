@@ -4,7 +4,8 @@
     python -m tools.build_student_edition ../student-edition --force  # refresh a checkout (keeps .git)
 
 It holds ``notebooks/`` (the generated student notebooks), ``course_utils/``, ``README.md``
-(from README-student.md, with Colab links for release_ref), ``environment.yml``,
+(README-student.md: rendered from tools/templates/README-student.md with the Colab links of
+release_ref; ``python -m tools.repo_url --rewrite`` keeps it current), ``environment.yml``,
 ``pyproject.toml`` and any lock/constraints file — and never ``solutions/``, hidden tests,
 tests, tools or the grading folder. The build first checks that ``notebooks/`` is up to date
 with ``solutions/`` (skip with ``--no-check``) and finally scans the result for solution or
@@ -77,9 +78,13 @@ def conda_env_name(root: Path) -> str:
     return "image-course"
 
 
+STUDENT_README = "README-student.md"
+STUDENT_README_TEMPLATE = Path("tools") / "templates" / "README-student.md"
+
+
 def render_readme(root: Path, lessons: list[str], settings: CourseSettings) -> str:
-    """README.md of the edition, from the README-student.md template."""
-    text = (root / "README-student.md").read_text(encoding="utf-8")
+    """README-student.md (the edition's README.md), rendered from its template in tools/templates/."""
+    text = (root / STUDENT_README_TEMPLATE).read_text(encoding="utf-8")
     values = {
         "repository_url": settings.repository_url,
         "repository_name": settings.github_path.split("/", 1)[1],
@@ -159,7 +164,10 @@ def build(dest: Path, root: Path = REPO_ROOT, *, force: bool = False, check: boo
     for pattern in LOCK_GLOBS:
         for path in sorted(root.glob(pattern)):
             shutil.copy2(path, dest / path.name)
-    (dest / "README.md").write_text(render_readme(root, lessons, settings), encoding="utf-8")
+    readme = render_readme(root, lessons, settings)
+    if (root / STUDENT_README).read_text(encoding="utf-8") != readme:
+        raise SystemExit(f"{STUDENT_README} is out of date: run `python -m tools.repo_url --rewrite` first")
+    (dest / "README.md").write_text(readme, encoding="utf-8")
     (dest / ".gitignore").write_text(EDITION_GITIGNORE, encoding="utf-8")
     return verify_edition(dest, root)
 

@@ -110,8 +110,9 @@ def rewrite_text(text: str, settings: CourseSettings, old_urls: frozenset[str] |
 
 
 def target_files(root: Path = REPO_ROOT) -> list[Path]:
-    """Files that carry the URL: the READMEs and the solution notebooks (notebooks/ is regenerated)."""
-    files = [root / name for name in ("README.md", "README-student.md") if (root / name).exists()]
+    """Files that carry the URL: README.md and the solution notebooks (notebooks/ is regenerated;
+    README-student.md is rendered from its template, see ``stale_files``)."""
+    files = [root / "README.md"] if (root / "README.md").exists() else []
     return files + sorted((root / SOURCE_DIR).glob("*/*.ipynb"))
 
 
@@ -135,6 +136,15 @@ def stale_files(root: Path = REPO_ROOT, *, write: bool = False) -> list[Path]:
             stale.append(path)
             if write:
                 path.write_text(new, encoding="utf-8")
+    from tools.build_student_edition import STUDENT_README, render_readme  # it imports this module
+    from tools.course import find_lessons
+
+    student = root / STUDENT_README
+    rendered = render_readme(root, find_lessons(root), settings)
+    if not student.exists() or student.read_text(encoding="utf-8") != rendered:
+        stale.append(student)
+        if write:
+            student.write_text(rendered, encoding="utf-8")
     return stale
 
 
