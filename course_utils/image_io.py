@@ -158,14 +158,15 @@ def _current() -> tuple[str, Decoder, Encoder, tuple[str, ...]]:
 def image_backend() -> str:
     """The library that reads and writes image files here, with its version, e.g. ``"torchcodec 0.17.0"``.
 
-    Backends that were tried first and did not work are named with the reason, so a broken
-    TorchCodec install is visible instead of silently slow or missing.
+    Backends that are installed and were tried first but do not work are named with the reason,
+    so a broken TorchCodec install (e.g. one built for another torch) is visible, not silent.
     """
     name, _, _, skipped = _current()
     distribution = {"torchcodec": "torchcodec", "torchvision": "torchvision", "pil": "pillow"}[name]
     text = f"{name} {metadata.version(distribution)}"
-    if skipped:
-        text += " (not usable here: " + "; ".join(skipped) + ")"
+    broken = [reason for reason in skipped if "(ModuleNotFoundError" not in reason]  # not installed is fine
+    if broken:
+        text += " (installed but not usable here: " + "; ".join(broken) + ")"
     return text
 
 

@@ -23,7 +23,7 @@ import pytest
 from packaging.requirements import Requirement
 
 ROOT = Path(__file__).resolve().parents[1]
-LOCAL = {"course_utils", "tools", "tests", "conftest", "course_harness", "nbgrader_config"}
+LOCAL = {"course_utils", "tools", "tests", "nbgrader_config"} | {p.stem for p in (ROOT / "tests").glob("*.py")}
 # conda-forge names that differ from the PyPI distribution names.
 CONDA_NAMES = {"torch": "pytorch", "matplotlib": "matplotlib-base", "open-clip-torch": "open-clip-torch"}
 
@@ -50,6 +50,8 @@ def imported_modules(folders: tuple[str, ...] = ("course_utils", "tests", "tools
     modules: set[str] = set()
     for source in sources:
         modules |= _modules_in_source(source)
+    if sys.version_info >= (3, 11):
+        modules.discard("tomli")  # imported only on Python 3.10, where tomllib is missing (declared with a marker)
     return {m for m in modules if m not in sys.stdlib_module_names and m not in LOCAL and not m.startswith("_")}
 
 

@@ -26,6 +26,7 @@ import shutil
 import subprocess
 import sys
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -87,11 +88,27 @@ def uv_compile(requirements: list[str], python: str, platform: str) -> tuple[int
     return result.returncode, resolved, result.stderr
 
 
+LOCK_PYTHONS = ["3.11.5", "3.12", "3.13"]
+STUDENT_PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
+
+
+@pytest.fixture(scope="module")
+def resolutions() -> dict[tuple[str, str, str], tuple[int, dict[str, str], str]]:
+    """Every uv resolution of this module, run side by side (they wait on the network, not the CPU)."""
+    jobs = {("lock", py, plat): [str(REPO_ROOT / "requirements-lock.txt")] for py in [*LOCK_PYTHONS, "3.10"]
+            for plat in PLATFORMS}
+    jobs |= {("student", py, plat): ["pyproject.toml", "--extra", "lessons"] for py in STUDENT_PYTHONS for plat in PLATFORMS}
+    jobs[("oldest", "3.10", "linux")] = [str(REPO_ROOT / "requirements-oldest.txt")]
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        futures = {key: pool.submit(uv_compile, args, key[1], PLATFORMS[key[2]]) for key, args in jobs.items()}
+        return {key: future.result() for key, future in futures.items()}
+
+
 @pytest.mark.parametrize("platform", PLATFORMS)
-@pytest.mark.parametrize("python", ["3.11.5", "3.12", "3.13"])
-def test_lock_resolves_to_exactly_its_pins(python: str, platform: str) -> None:
+@pytest.mark.parametrize("python", LOCK_PYTHONS)
+def test_lock_resolves_to_exactly_its_pins(python: str, platform: str, resolutions) -> None:
     lock = REPO_ROOT / "requirements-lock.txt"
-    rc, resolved, err = uv_compile([str(lock)], python, PLATFORMS[platform])
+    rc, resolved, err = resolutions[("lock", python, platform)]
     assert rc == 0, f"requirements-lock.txt does not install on {platform} with Python {python}:\n{err[-3000:]}"
     pins = _pins(lock)
     unpinned = sorted(set(resolved) - set(pins))
@@ -101,28 +118,29 @@ def test_lock_resolves_to_exactly_its_pins(python: str, platform: str) -> None:
     assert resolved["torch"] == pins["torch"] and ("nvidia-cublas" in resolved) == (platform == "linux")
 
 
-def test_lock_states_and_enforces_its_python_range() -> None:
+@pytest.mark.parametrize("platform", PLATFORMS)
+def test_lock_states_and_enforces_its_python_range(platform: str, resolutions) -> None:
     """The lock needs Python >= 3.11.5; README and ./course say so, and a 3.10 resolution fails."""
-    rc, _, err = uv_compile([str(REPO_ROOT / "requirements-lock.txt")], "3.10", PLATFORMS["linux"])
+    rc, _, err = resolutions[("lock", "3.10", platform)]
     assert rc != 0 and "3.11" in err, err[-2000:]
     assert "Python 3.11.5–3.13" in (REPO_ROOT / "README.md").read_text(encoding="utf-8")
     assert 'lowest="3.11.5" below="3.14"' in (REPO_ROOT / "course").read_text(encoding="utf-8")
 
 
 @pytest.mark.parametrize("platform", PLATFORMS)
-@pytest.mark.parametrize("python", ["3.10", "3.11", "3.12", "3.13"])
-def test_student_install_resolves(python: str, platform: str) -> None:
+@pytest.mark.parametrize("python", STUDENT_PYTHONS)
+def test_student_install_resolves(python: str, platform: str, resolutions) -> None:
     """``pip install -e ".[lessons]"``: the ranges of pyproject.toml, no TorchCodec, torch >= 2.9."""
-    rc, resolved, err = uv_compile(["pyproject.toml", "--extra", "lessons"], python, PLATFORMS[platform])
+    rc, resolved, err = resolutions[("student", python, platform)]
     assert rc == 0, f"the student install fails on {platform} with Python {python}:\n{err[-3000:]}"
     assert "torchcodec" not in resolved and "nbgrader" not in resolved and "jupyterlab" in resolved
     major, minor = (int(x) for x in resolved["torch"].split(".")[:2])
     assert (major, minor) >= (2, 9), resolved["torch"]
 
 
-def test_oldest_lock_is_complete_for_python_310() -> None:
+def test_oldest_lock_is_complete_for_python_310(resolutions) -> None:
     lock = REPO_ROOT / "requirements-oldest.txt"
-    rc, resolved, err = uv_compile([str(lock)], "3.10", PLATFORMS["linux"])
+    rc, resolved, err = resolutions[("oldest", "3.10", "linux")]
     assert rc == 0, err[-3000:]
     pins = _pins(lock)
     assert resolved == {name: pins[name] for name in resolved} and set(resolved) <= set(pins)
@@ -166,15 +184,27 @@ def pip_dry_run(python: str, args: list[str], report: Path) -> dict[str, str]:
     return {re.sub(r"[-_.]+", "-", item["metadata"]["name"]).lower(): item["metadata"]["version"] for item in installs}
 
 
+def package_copy(dest: Path) -> Path:
+    """What a release archive of this tree holds for pip (pip may write build files next to it)."""
+    dest.mkdir(parents=True)
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy2(REPO_ROOT / name, dest / name)
+    shutil.copytree(REPO_ROOT / "course_utils", dest / "course_utils", ignore=shutil.ignore_patterns("__pycache__"))
+    return dest
+
+
 def test_colab_setup_cell_keeps_colabs_torch_and_adds_no_torchcodec(tmp_path: Path) -> None:
     """pip's resolver on Python 3.12 with the set-up cell's arguments (this tree as the package)."""
     python = _python("3.12")
-    args = setup_cell_pip_args(str(REPO_ROOT))
+    args = setup_cell_pip_args(str(package_copy(tmp_path / "pinned")))
     assert args[-2:] == [f"torch=={COLAB['torch']}", f"torchvision=={COLAB['torchvision']}"], args
-    chosen = pip_dry_run(python, args, tmp_path / "colab.json")
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        pinned_run = pool.submit(pip_dry_run, python, args, tmp_path / "colab.json")
+        unpinned_run = pool.submit(pip_dry_run, python, ["--quiet", str(package_copy(tmp_path / "unpinned"))],
+                                   tmp_path / "unpinned.json")
+        chosen, unpinned = pinned_run.result(), unpinned_run.result()
     assert chosen["torch"] == COLAB["torch"] and chosen["torchvision"] == COLAB["torchvision"], chosen
     assert "course-utils" in chosen and "open-clip-torch" in chosen and "torchmetrics" in chosen
     assert "torchcodec" not in chosen, f"TorchCodec {chosen['torchcodec']} would be installed next to torch 2.9"
     # Without the two pins, the same install would replace Colab's torch: the pins are what protects it.
-    unpinned = pip_dry_run(python, ["--quiet", str(REPO_ROOT)], tmp_path / "unpinned.json")
     assert unpinned["torch"] != COLAB["torch"], "control: an unpinned install is expected to pick a newer torch"
