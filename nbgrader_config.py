@@ -15,6 +15,7 @@ The command line always wins, e.g. `nbgrader autograde 00_images_as_tensors --Ex
 """
 
 import os
+import sys
 from pathlib import Path
 
 c = get_config()  # type: ignore[name-defined]  # noqa: F821 - injected by traitlets
@@ -22,6 +23,8 @@ c = get_config()  # type: ignore[name-defined]  # noqa: F821 - injected by trait
 ROOT = Path(__file__).resolve().parent
 GRADING = ROOT / "grading"
 GRADING.mkdir(exist_ok=True)  # SQLite cannot create the folder of its database file
+if str(ROOT) not in sys.path and (ROOT / "tools").is_dir():
+    sys.path.insert(0, str(ROOT))  # the course's own preprocessors (tools/nbgrader_plugins.py)
 
 # --- course layout ---------------------------------------------------------------------------
 c.CourseDirectory.course_id = "image-classification-pytorch"
@@ -65,3 +68,12 @@ c.Execute.interrupt_on_timeout = True
 c.Execute.iopub_timeout = 60
 c.Execute.startup_timeout = 120
 c.Execute.execute_retries = 0
+
+# --- feedback: students get their scores and messages, never the hidden tests -------------------
+# nbgrader's default GenerateFeedback keeps the hidden tests in the HTML (nbgrader issue 917).
+from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor  # noqa: E402
+from nbgrader.preprocessors import ClearHiddenTests, GetGrades  # noqa: E402
+
+from tools.nbgrader_plugins import HideHiddenTestTracebacks  # noqa: E402
+
+c.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTestTracebacks, ClearHiddenTests, CSSHTMLHeaderPreprocessor]

@@ -178,6 +178,7 @@ class GradingRun:
     export_rc: int = -1
     tools_log: str = ""
     submissions: dict[str, Submission] = field(default_factory=dict)
+    loop_course: Path | None = None
 
     @property
     def release(self) -> Path:
@@ -243,11 +244,15 @@ def grade_lesson(lesson: str, workdir: Path, log: Callable[[str], None] = print)
     _read_submissions(run, loop_course, [LOOP_STUDENT])
     # feedback and CSV export through the instructor tools (nbgrader generate_feedback / export)
     tool = [sys.executable, "-m", "tools.grade"]
-    (run.feedback_rc, feedback_log, seconds), (run.export_rc, export_log, _) = run_guarded_all([
-        ([*tool, "feedback", lesson, "--root", str(course)], REPO_ROOT),
-        ([*tool, "export", "--root", str(course)], REPO_ROOT),
-    ], env=env, timeout=GUARD_SECONDS)
-    run.tools_log = feedback_log + export_log
+    (run.feedback_rc, feedback_log, seconds), (run.export_rc, export_log, _), (loop_rc, loop_log, _) = \
+        run_guarded_all([
+            ([*tool, "feedback", lesson, "--root", str(course)], REPO_ROOT),
+            ([*tool, "export", "--root", str(course)], REPO_ROOT),
+            ([*tool, "feedback", lesson, "--root", str(loop_course)], REPO_ROOT),
+        ], env=env, timeout=GUARD_SECONDS)
+    run.feedback_rc = run.feedback_rc or loop_rc
+    run.tools_log = feedback_log + export_log + loop_log
+    run.loop_course = loop_course
     log(f"[{lesson}] tools.grade feedback + export: {seconds:.1f} s")
     return run
 

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import copy
 import csv
+import html
 import json
+import re
 from pathlib import Path
 
 import nbformat
@@ -58,6 +60,17 @@ TIMEOUT_ERRORS = {"CellTimeoutError", "KeyboardInterrupt", "TimeoutError"}
 def test_lessons_are_found() -> None:
     """The proofs are parametrised over solutions/*/*.ipynb: make sure that finds something."""
     assert LESSONS, f"no lesson notebooks found as {REPO_ROOT}/solutions/<lesson>/<lesson>.ipynb"
+
+
+def hidden_test_lines(nb: nbformat.NotebookNode) -> set[str]:
+    """Lines of the hidden tests (12+ characters, not comments) that appear nowhere else in ``nb``."""
+    hidden, public = set(), set()
+    for cell in nb.cells:
+        regions = marked_regions(source_text(cell), HIDDEN_TEST_MARKERS)
+        inside = {line.strip() for region in regions for line in region}
+        hidden |= inside
+        public |= {line.strip() for line in source_text(cell).splitlines()} - inside
+    return {line for line in hidden - public if len(line) >= 12 and not line.startswith("#")}
 
 
 def _release_problems(nb: nbformat.NotebookNode, source: nbformat.NotebookNode) -> list[str]:
@@ -177,6 +190,22 @@ class _GradingProofs:
         for student in MAIN_STUDENTS:
             html = run.course / "grading" / "feedback" / student / self.lesson / f"{self.lesson}.html"
             assert html.exists(), f"no feedback for {student}"
+        # feedback goes to students: scores and messages, never a hidden test or solution-only code
+        secret = hidden_test_lines(read_notebook(source_path(self.lesson)))
+        assert secret, "the lesson has hidden tests, so there must be lines to look for"
+        feedback = {student: run.course / "grading" / "feedback" / student / self.lesson / f"{self.lesson}.html"
+                    for student in MAIN_STUDENTS}
+        assert run.loop_course is not None
+        feedback[LOOP_STUDENT] = run.loop_course / "grading" / "feedback" / LOOP_STUDENT / self.lesson / f"{self.lesson}.html"
+        for student, path in feedback.items():
+            text = html.unescape(re.sub(r"<[^>]+>", "", path.read_text(encoding="utf-8")))
+            leaked = sorted(line for line in secret if line in text and "HIDDEN" not in line)
+            assert "BEGIN HIDDEN TESTS" not in text and "END HIDDEN TESTS" not in text, f"{student}: hidden-test markers"
+            assert not leaked, f"{student}'s feedback shows hidden-test/solution lines: {leaked[:5]}"
+            assert "_reference_" not in text, f"{student}'s feedback names a reference implementation"
+            sub = run.submissions[student]
+            assert re.search(rf"Score:\s*{sub.score:g}(\.0+)?\s*/\s*{sub.max_score:g}", text), \
+                f"{student}: no 'Score: {sub.score:g} / {sub.max_score:g}' in the feedback"
         with open(run.course / "grading" / "grades.csv", newline="") as handle:
             rows = {r["student_id"]: r for r in csv.DictReader(handle) if r["assignment"] == self.lesson}
         assert set(rows) == set(MAIN_STUDENTS)

@@ -33,6 +33,7 @@ def test_edition_has_the_student_files_only(edition: Path) -> None:
     for name in FORBIDDEN_PATHS:
         assert not (edition / name).exists(), name
     assert not list(edition.rglob("__pycache__"))
+    assert "my-work/" in (edition / ".gitignore").read_text(encoding="utf-8").splitlines()  # students' own copies
     assert not compare_trees(REPO_ROOT / "notebooks", edition / "notebooks")
 
 

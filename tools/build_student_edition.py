@@ -45,7 +45,7 @@ TOP_LEVEL_FILES = ("environment.yml", "pyproject.toml", "LICENSE", "LICENSE.md",
 LOCK_GLOBS = ("requirements*.txt", "constraints*.txt", "*.lock", "conda-lock.yml")
 #: What must never be in the edition.
 FORBIDDEN_PATHS = (SOURCE_DIR, "tests", "tools", "grading", "nbgrader_config.py", "docs/instructor-guide.md")
-EDITION_GITIGNORE = "__pycache__/\n.ipynb_checkpoints/\n*.egg-info/\ndata/\n"
+EDITION_GITIGNORE = "# your own copies of the lessons: git pull never touches them\nmy-work/\n__pycache__/\n.ipynb_checkpoints/\n*.egg-info/\ndata/\n"
 
 
 def lesson_title(lesson: str, root: Path) -> str:

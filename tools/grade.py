@@ -5,14 +5,18 @@
     python -m tools.grade export                   # `nbgrader export` -> grading/grades.csv
     python -m tools.grade scores    [LESSON ...]   # print the scores from the gradebook
 
-Submissions live in ``grading/submitted/<student>/<lesson>/<lesson>.ipynb``. Without LESSON
-arguments every lesson that has submissions is processed. ``autograde`` first runs the
-submission check (``tools.check_submissions``) and stops if a problem remains (fix it, e.g.
-with ``python -m tools.check_submissions --restore``, or pass ``--skip-check``), then
-registers the lessons in the gradebook (``nbgrader generate_assignment <lesson> --force``
-into the scratch folder ``grading/release/``, which records the notebooks, test cells and
-points from ``solutions/`` without touching ``notebooks/``), then runs ``nbgrader autograde
-<lesson> --force``. Notebooks run in the quick mode (nbgrader sets ``NBGRADER_EXECUTION``) with
+Submissions live in ``grading/submitted/<student>/<lesson>/<lesson>.ipynb``; the class is the
+roster ``grading/roster.csv`` (columns ``id,name``). Without LESSON arguments every lesson that
+has submissions is processed. ``autograde`` first runs the submission check
+(``tools.check_submissions``: every entry accounted for against the roster) and stops if a
+problem remains (fix it, e.g. with ``python -m tools.check_submissions --restore``, excuse it in
+``grading/excused.csv``, or pass ``--skip-check``), then registers the lessons and every roster
+student in the gradebook (``nbgrader generate_assignment <lesson> --force`` into the scratch
+folder ``grading/release/`` records the notebooks, test cells and points from ``solutions/``
+without touching ``notebooks/``), then runs ``nbgrader autograde <lesson> --force`` for the
+roster's students only, with nbgrader's known-harmless warnings filtered out, and ends with a
+summary per student: score per lesson (a missing submission is a 0, as in ``grades.csv``), the
+cells that raised an error and the cells cut off by the time limit. Notebooks run in the quick mode (nbgrader sets ``NBGRADER_EXECUTION``) with
 offline stand-ins allowed (``COURSE_ALLOW_STANDINS=1``) so grading never depends on a download.
 Extra options after ``--`` go to nbgrader, e.g. ``-- --Execute.timeout=1200``.
 """
@@ -20,14 +24,25 @@ Extra options after ``--`` go to nbgrader, e.g. ``-- --Execute.timeout=1200``.
 from __future__ import annotations
 
 import argparse
+import re
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 if __package__ in (None, ""):  # run as `python tools/grade.py`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tools.check_submissions import check_folder, print_reports
-from tools.course import GRADING_DIR, RELEASE_DIR, REPO_ROOT, find_lessons, quick_env, run_nbgrader
+from tools.check_submissions import (
+    EXCUSED_FILE,
+    ROSTER_FILE,
+    check_folder,
+    print_reports,
+    read_excused,
+    read_roster,
+    students_not_graded,
+)
+from tools.course import GRADING_DIR, RELEASE_DIR, REPO_ROOT, find_lessons, grade_id, quick_env, read_notebook, run_nbgrader
 
 SCRATCH_RELEASE = f"{GRADING_DIR}/release"
 
@@ -46,21 +61,102 @@ def register(root: Path, lessons: list[str]) -> None:
                       f"--CourseDirectory.release_directory={SCRATCH_RELEASE}"], cwd=root)
 
 
+def add_students(root: Path, roster: dict[str, str]) -> None:
+    """Put every roster student in the gradebook, so a missing submission counts as 0 everywhere."""
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{root / GRADING_DIR / 'gradebook.db'}") as gb:
+        for student, name in roster.items():
+            first, _, last = name.partition(" ")
+            gb.update_or_create_student(student, first_name=first or None, last_name=last or None)
+
+
 def scores(root: Path, lessons: list[str]) -> list[tuple[str, str, float, float]]:
-    """(lesson, student, score, max_score) for every graded submission, from the gradebook."""
+    """(lesson, student, score, max_score) for every student of the gradebook and every lesson in it.
+
+    A student without a submission scores 0, as in ``nbgrader export`` (grades.csv).
+    """
     from nbgrader.api import Gradebook, MissingEntry
 
     db_url = f"sqlite:///{root / GRADING_DIR / 'gradebook.db'}"
     rows = []
     with Gradebook(db_url) as gb:
+        students = [s.id for s in gb.students]
         for lesson in lessons:
             try:
                 assignment = gb.find_assignment(lesson)
             except MissingEntry:
                 continue
-            for submission in assignment.submissions:
-                rows.append((lesson, submission.student_id, float(submission.score), float(submission.max_score)))
+            graded = {s.student_id: s for s in assignment.submissions}
+            for student in students:
+                sub = graded.get(student)
+                rows.append((lesson, student, float(sub.score) if sub else 0.0, float(assignment.max_score)))
     return sorted(rows)
+
+
+#: nbgrader log lines that say nothing an instructor must act on. A locked test cell's checksum
+#: always "changes" because nbgrader puts the hidden tests back before grading; SQLAlchemy warns
+#: about nbgrader's own queries.
+HARMLESS = (
+    re.compile(r"Attribute 'checksum' for cell \S+ has changed!"),
+    re.compile(r"SAWarning|sqlalchemy"),
+    re.compile(r"^\s+(result|self\.gradebook|score|return|gb\.|submission)\b.*"),  # the source line under a warning
+)
+
+
+def run_filtered(args: list[str], *, cwd: Path, env: dict[str, str]) -> int:
+    """Run ``nbgrader ARGS`` and print its output without the known-harmless lines; return its exit code."""
+    print("$ nbgrader " + " ".join(args), flush=True)
+    proc = subprocess.Popen([sys.executable, "-m", "nbgrader", *args], cwd=cwd, env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    assert proc.stdout is not None
+    hidden = 0
+    previous_harmless = False
+    for line in proc.stdout:
+        harmless = any(p.search(line) for p in HARMLESS[:2]) or (previous_harmless and HARMLESS[2].match(line))
+        previous_harmless = bool(harmless)
+        if harmless:
+            hidden += 1
+            continue
+        print(line, end="", flush=True)
+    code = proc.wait()
+    if hidden:
+        print(f"({hidden} known-harmless nbgrader warning lines not shown: test-cell checksums, SQLAlchemy)")
+    return code
+
+
+def cell_problems(root: Path, lesson: str, student: str) -> tuple[list[str], list[str]]:
+    """The cells of a student's autograded notebook that raised an error, and those cut off by the time limit."""
+    path = root / GRADING_DIR / "autograded" / student / lesson / f"{lesson}.ipynb"
+    if not path.exists():
+        return [], []
+    errors, timeouts = [], []
+    for index, cell in enumerate(read_notebook(path).cells):
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "error":
+                name = grade_id(cell) or f"cell {index}"
+                timed_out = out.get("ename") in {"CellTimeoutError", "KeyboardInterrupt", "TimeoutError"}
+                (timeouts if timed_out else errors).append(name)
+    return errors, timeouts
+
+
+def print_summary(root: Path, lessons: list[str], roster: dict[str, str] | None) -> None:
+    """One line per student and lesson: score, the cells that errored, time-outs."""
+    rows = scores(root, lessons)
+    print("\n== grading summary (missing submissions score 0, as in grades.csv)")
+    print(f"{'student':16s} {'lesson':28s} {'score':>13s}  notes")
+    for lesson, student, score, max_score in sorted(rows, key=lambda r: (r[1], r[0])):
+        submitted = (root / GRADING_DIR / "autograded" / student / lesson).is_dir()
+        errors, timeouts = cell_problems(root, lesson, student)
+        notes = []
+        if not submitted:
+            notes.append("no submission")
+        if timeouts:
+            notes.append(f"time limit hit in {', '.join(timeouts)}")
+        if errors:
+            notes.append(f"{len(errors)} cells raised errors ({', '.join(errors[:3])}{' ...' if len(errors) > 3 else ''})")
+        name = f" ({roster[student]})" if roster and roster.get(student) else ""
+        print(f"{student:16s} {lesson:28s} {score:6.1f} / {max_score:4.1f}  {'; '.join(notes)}{name if not notes else ''}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -83,7 +179,18 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     env = quick_env(root=root)
 
+    roster_path = root / GRADING_DIR / ROSTER_FILE
+    roster = None
+    if roster_path.exists() or args.command == "autograde":
+        try:
+            roster = read_roster(roster_path)
+        except (FileNotFoundError, ValueError) as error:
+            print(error, file=sys.stderr)
+            return 2
+
     if args.command == "export":
+        if roster is not None:
+            add_students(root, roster)
         run_nbgrader(["export", *extra], cwd=root, env=env)
         print(f"grades written to {GRADING_DIR}/grades.csv")
         return 0
@@ -95,21 +202,27 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
     if args.command == "autograde":
-        reports = check_folder(root / GRADING_DIR / "submitted", root / RELEASE_DIR, lessons)
+        assert roster is not None
+        submitted = root / GRADING_DIR / "submitted"
+        reports = check_folder(submitted, root / RELEASE_DIR, lessons, roster=roster,
+                               excused=read_excused(root / GRADING_DIR / EXCUSED_FILE))
         if any(r.remaining for r in reports):
-            print_reports(reports, root / GRADING_DIR / "submitted")
+            print_reports(reports, submitted)
             if not args.skip_check:
                 print("Stopped before grading: fix these first (python -m tools.check_submissions --restore), "
-                      "or rerun with --skip-check.", file=sys.stderr)
+                      f"excuse them in {GRADING_DIR}/{EXCUSED_FILE}, or rerun with --skip-check.", file=sys.stderr)
                 return 1
         register(root, lessons)
+        add_students(root, roster)
+        outsiders = students_not_graded(submitted, roster)
+        exclude = [f"--CourseDirectory.student_id_exclude={','.join(outsiders)}"] if outsiders else []
         failed = []
         for lesson in lessons:
-            result = run_nbgrader(["autograde", lesson, "--force", *extra], cwd=root, env=env, check=False)
-            if result.returncode != 0:
+            start = time.monotonic()
+            if run_filtered(["autograde", lesson, "--force", *exclude, *extra], cwd=root, env=env) != 0:
                 failed.append(lesson)
-        for lesson, student, score, max_score in scores(root, lessons):
-            print(f"{lesson:32s} {student:24s} {score:6.1f} / {max_score:.1f}")
+            print(f"autograde {lesson}: {time.monotonic() - start:.0f} s")
+        print_summary(root, lessons, roster)
         if failed:
             print(f"nbgrader autograde reported errors for: {failed} (see the log above)", file=sys.stderr)
             return 1
@@ -118,11 +231,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "feedback":
         for lesson in lessons:
             run_nbgrader(["generate_feedback", lesson, "--force", *extra], cwd=root, env=env)
-        print(f"feedback written to {GRADING_DIR}/feedback/<student>/<lesson>/")
+        print(f"feedback written to {GRADING_DIR}/feedback/<student>/<lesson>/ (no hidden tests in it)")
         return 0
 
-    for lesson, student, score, max_score in scores(root, lessons):
-        print(f"{lesson:32s} {student:24s} {score:6.1f} / {max_score:.1f}")
+    if roster is not None:
+        add_students(root, roster)
+    print_summary(root, lessons, roster)
     return 0
 
 
