@@ -35,6 +35,10 @@ from tools.course import HIDDEN_TEST_MARKERS, marked_regions, quick_env, read_no
 from tools.simulated_class import build  # noqa: E402
 
 
+#: A summary row of tools.grade: "student (Name)   lesson   score / max   notes".
+ROW = r"^(\S+)(?: \([^)]*\))?\s+"
+
+
 def step(name: str, args: list[str], *, cwd: Path, env: dict[str, str], times: dict[str, float]) -> tuple[int, str]:
     """Run one instructor command, echo it and its output, record its time."""
     print(f"\n$ {' '.join(args)}", flush=True)
@@ -104,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         if rc != 0 or out.count("fixed") < 3:
             failures.append(f"check --restore: exit {rc}")
         rc, out = step("4 autograde", [*py, "tools.grade", "autograde", lesson, *root], cwd=ROOT, env=env, times=times)
-        rows = [line for line in out.splitlines() if re.match(r"^(alice|student\d\d)\s+" + lesson, line)]
+        rows = [line for line in out.splitlines() if re.match(ROW + lesson, line)]
         if rc != 0 or len(rows) != args.students:
             failures.append(f"autograde: exit {rc}, {len(rows)} summary rows for {args.students} students")
         if "time limit hit" not in out:
@@ -122,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
             failures.append(f"grades.csv students {sorted(grades)} != roster")
         zeros = sorted(s for s, score in grades.items() if score == 0)
         rc, out = step("7 scores", [*py, "tools.grade", "scores", lesson, *root], cwd=ROOT, env=env, times=times)
-        shown = {m.group(1): float(m.group(2)) for m in re.finditer(r"^(\S+)\s+" + lesson + r"\s+([\d.]+) /", out, re.M)}
+        shown = {m.group(1): float(m.group(2)) for m in re.finditer(ROW + lesson + r"\s+([\d.]+) /", out, re.M)}
         if shown != grades:
             failures.append(f"scores and grades.csv disagree: {sorted(set(shown.items()) ^ set(grades.items()))}")
         secret = hidden_lines(lesson)

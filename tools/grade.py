@@ -28,6 +28,7 @@ import re
 import subprocess
 import sys
 import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 if __package__ in (None, ""):  # run as `python tools/grade.py`
@@ -57,7 +58,7 @@ def submitted_lessons(root: Path, step: str = "submitted") -> list[str]:
 def register(root: Path, lessons: list[str]) -> None:
     """Record the lessons' notebooks, test cells and points in the gradebook (nbgrader's own way)."""
     for lesson in lessons:
-        run_nbgrader(["generate_assignment", lesson, "--force",
+        run_nbgrader(["generate_assignment", lesson, "--force", "--log-level=WARN",
                       f"--CourseDirectory.release_directory={SCRATCH_RELEASE}"], cwd=root)
 
 
@@ -94,35 +95,46 @@ def scores(root: Path, lessons: list[str]) -> list[tuple[str, str, float, float]
     return sorted(rows)
 
 
-#: nbgrader log lines that say nothing an instructor must act on. A locked test cell's checksum
+#: nbgrader log lines that say nothing an instructor must act on: a locked test cell's checksum
 #: always "changes" because nbgrader puts the hidden tests back before grading; SQLAlchemy warns
-#: about nbgrader's own queries.
-HARMLESS = (
-    re.compile(r"Attribute 'checksum' for cell \S+ has changed!"),
-    re.compile(r"SAWarning|sqlalchemy"),
-    re.compile(r"^\s+(result|self\.gradebook|score|return|gb\.|submission)\b.*"),  # the source line under a warning
-)
+#: about nbgrader's own queries (the warning and the source line under it); ipykernel warns that
+#: its local kernels talk over TCP; nbconvert offers the feedback preprocessors an option they ignore.
+HARMLESS = re.compile(
+    r"Attribute 'checksum' for cell \S+ has changed!|SAWarning|Kernel is running over TCP without encryption"
+    r"|Config option `display_data_priority` not recognized")
+#: nbgrader's INFO lines are a dozen per student; one progress line per student replaces them.
+STUDENT = re.compile(r"\| INFO\] Creating/updating student with ID '([^']+)'")
+INFO = re.compile(r"^\[\w+ \| INFO\]")
+
+
+def readable(lines: Iterable[str]) -> Iterator[str]:
+    """nbgrader's output without its known-harmless lines and INFO chatter; a count of what was left out."""
+    hidden = 0
+    after_warning = False
+    for line in lines:
+        if HARMLESS.search(line) or (after_warning and line.startswith((" ", "\t"))):
+            hidden += 1
+            after_warning = "SAWarning" in line or (after_warning and line.startswith((" ", "\t")))
+            continue
+        after_warning = False
+        student = STUDENT.search(line)
+        if student:
+            yield f"  grading {student.group(1)}\n"
+        elif not INFO.match(line):
+            yield line
+    if hidden:
+        yield f"({hidden} known-harmless nbgrader warning lines not shown: test-cell checksums, SQLAlchemy, ...)\n"
 
 
 def run_filtered(args: list[str], *, cwd: Path, env: dict[str, str]) -> int:
-    """Run ``nbgrader ARGS`` and print its output without the known-harmless lines; return its exit code."""
+    """Run ``nbgrader ARGS``, print its output through ``readable``, return its exit code."""
     print("$ nbgrader " + " ".join(args), flush=True)
     proc = subprocess.Popen([sys.executable, "-m", "nbgrader", *args], cwd=cwd, env=env, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     assert proc.stdout is not None
-    hidden = 0
-    previous_harmless = False
-    for line in proc.stdout:
-        harmless = any(p.search(line) for p in HARMLESS[:2]) or (previous_harmless and HARMLESS[2].match(line))
-        previous_harmless = bool(harmless)
-        if harmless:
-            hidden += 1
-            continue
+    for line in readable(proc.stdout):
         print(line, end="", flush=True)
-    code = proc.wait()
-    if hidden:
-        print(f"({hidden} known-harmless nbgrader warning lines not shown: test-cell checksums, SQLAlchemy)")
-    return code
+    return proc.wait()
 
 
 def cell_problems(root: Path, lesson: str, student: str) -> tuple[list[str], list[str]]:
@@ -144,19 +156,18 @@ def print_summary(root: Path, lessons: list[str], roster: dict[str, str] | None)
     """One line per student and lesson: score, the cells that errored, time-outs."""
     rows = scores(root, lessons)
     print("\n== grading summary (missing submissions score 0, as in grades.csv)")
-    print(f"{'student':16s} {'lesson':28s} {'score':>13s}  notes")
+    print(f"{'student':24s} {'lesson':28s} {'score':>13s}  notes")
     for lesson, student, score, max_score in sorted(rows, key=lambda r: (r[1], r[0])):
         submitted = (root / GRADING_DIR / "autograded" / student / lesson).is_dir()
         errors, timeouts = cell_problems(root, lesson, student)
-        notes = []
-        if not submitted:
-            notes.append("no submission")
+        notes = [] if submitted else ["no submission"]
         if timeouts:
-            notes.append(f"time limit hit in {', '.join(timeouts)}")
+            notes.append(f"time limit hit in {', '.join(dict.fromkeys(timeouts))}")
+        errors = [cell for cell in dict.fromkeys(errors) if cell not in timeouts]
         if errors:
-            notes.append(f"{len(errors)} cells raised errors ({', '.join(errors[:3])}{' ...' if len(errors) > 3 else ''})")
-        name = f" ({roster[student]})" if roster and roster.get(student) else ""
-        print(f"{student:16s} {lesson:28s} {score:6.1f} / {max_score:4.1f}  {'; '.join(notes)}{name if not notes else ''}")
+            notes.append(f"errors in {len(errors)} cells: {', '.join(errors[:3])}{' ...' if len(errors) > 3 else ''}")
+        who = f"{student} ({roster[student]})" if roster and roster.get(student) else student
+        print(f"{who:24s} {lesson:28s} {score:6.1f} / {max_score:4.1f}  {'; '.join(notes)}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -230,7 +241,9 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.command == "feedback":
         for lesson in lessons:
-            run_nbgrader(["generate_feedback", lesson, "--force", *extra], cwd=root, env=env)
+            if run_filtered(["generate_feedback", lesson, "--force", *extra], cwd=root, env=env) != 0:
+                print(f"nbgrader generate_feedback {lesson} failed (see above)", file=sys.stderr)
+                return 1
         print(f"feedback written to {GRADING_DIR}/feedback/<student>/<lesson>/ (no hidden tests in it)")
         return 0
 
