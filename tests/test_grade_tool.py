@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
+import pytest
+
+from tools.course import REPO_ROOT, find_lessons, quick_env
 from tools.grade import readable
 
 AUTOGRADE_LOG = """\
@@ -33,3 +39,13 @@ def test_readable_keeps_what_matters_and_counts_what_it_hides() -> None:
 
 def test_nothing_hidden_means_no_count_line() -> None:
     assert list(readable(["[AutogradeApp | ERROR] boom\n"])) == ["[AutogradeApp | ERROR] boom\n"]
+
+
+@pytest.mark.maintainer_stack  # nbgrader
+def test_regenerate_works_without_the_environment_on_path() -> None:
+    """nbgrader shells out to `alembic`; the tools find it next to their Python, activated or not."""
+    env = quick_env()
+    env["PATH"] = "/usr/bin:/bin"
+    result = subprocess.run([sys.executable, "-m", "tools.regenerate", "--check", find_lessons()[0]], cwd=REPO_ROOT,
+                            env=env, text=True, capture_output=True, timeout=300, check=False)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]

@@ -188,8 +188,8 @@ class _GradingProofs:
         report and a CSV row that matches the gradebook."""
         assert run.feedback_rc == 0 and run.export_rc == 0, tail(run.tools_log)
         for student in MAIN_STUDENTS:
-            html = run.course / "grading" / "feedback" / student / self.lesson / f"{self.lesson}.html"
-            assert html.exists(), f"no feedback for {student}"
+            report = run.course / "grading" / "feedback" / student / self.lesson / f"{self.lesson}.html"
+            assert report.exists(), f"no feedback for {student}"
         # feedback goes to students: scores and messages, never a hidden test or solution-only code
         secret = hidden_test_lines(read_notebook(source_path(self.lesson)))
         assert secret, "the lesson has hidden tests, so there must be lines to look for"
@@ -232,8 +232,9 @@ class _GradingProofs:
             path = submitted / student / self.lesson / f"{self.lesson}.ipynb"
             path.parent.mkdir(parents=True)
             nbformat.write(nb, path)
+        (tmp_path / "roster.csv").write_text("id,name\n" + "".join(f"{s},\n" for s in variants), encoding="utf-8")
         args = ["--submitted", str(submitted), "--release", str(run.course / "notebooks"),
-                "--backups", str(tmp_path / "backups")]
+                "--backups", str(tmp_path / "backups"), "--roster", str(tmp_path / "roster.csv")]
         assert check_submissions.main(args) == 1, "the check must fail when submissions are broken"
         reports = {r.path.parts[-3]: r for r in check_submissions.check_folder(submitted, run.course / "notebooks")}
         assert not reports["clean"].findings

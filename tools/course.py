@@ -126,6 +126,18 @@ def quick_env(extra: Mapping[str, str] | None = None, root: Path = REPO_ROOT) ->
     return env
 
 
+def with_this_python_on_path(env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """``env`` (default: this process's) with this Python's ``bin/`` first on PATH.
+
+    nbgrader runs ``alembic`` (a console script next to this Python) to create the gradebook; with
+    the environment not activated it would not be found.
+    """
+    env = dict(os.environ if env is None else env)
+    scripts = str(Path(sys.executable).parent)
+    env["PATH"] = os.pathsep.join(p for p in (scripts, env.get("PATH", "")) if p)
+    return env
+
+
 def run_nbgrader(
     args: Sequence[str],
     *,
@@ -146,7 +158,7 @@ def run_nbgrader(
     return subprocess.run(
         [sys.executable, "-m", "nbgrader", *args],
         cwd=cwd,
-        env=dict(env) if env is not None else None,
+        env=with_this_python_on_path(env),
         timeout=timeout,
         check=check,
         text=True,

@@ -43,7 +43,17 @@ from tools.check_submissions import (
     read_roster,
     students_not_graded,
 )
-from tools.course import GRADING_DIR, RELEASE_DIR, REPO_ROOT, find_lessons, grade_id, quick_env, read_notebook, run_nbgrader
+from tools.course import (
+    GRADING_DIR,
+    RELEASE_DIR,
+    REPO_ROOT,
+    find_lessons,
+    grade_id,
+    quick_env,
+    read_notebook,
+    run_nbgrader,
+    with_this_python_on_path,
+)
 
 SCRATCH_RELEASE = f"{GRADING_DIR}/release"
 
@@ -129,7 +139,7 @@ def readable(lines: Iterable[str]) -> Iterator[str]:
 def run_filtered(args: list[str], *, cwd: Path, env: dict[str, str]) -> int:
     """Run ``nbgrader ARGS``, print its output through ``readable``, return its exit code."""
     print("$ nbgrader " + " ".join(args), flush=True)
-    proc = subprocess.Popen([sys.executable, "-m", "nbgrader", *args], cwd=cwd, env=env, text=True,
+    proc = subprocess.Popen([sys.executable, "-m", "nbgrader", *args], cwd=cwd, env=with_this_python_on_path(env), text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     assert proc.stdout is not None
     for line in readable(proc.stdout):
