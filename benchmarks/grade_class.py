@@ -31,7 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tools.course import HIDDEN_TEST_MARKERS, marked_regions, quick_env, read_notebook, source_path, source_text  # noqa: E402
+from tools.course import HIDDEN_TEST_MARKERS, hidden_test_lines, quick_env, read_notebook, source_path  # noqa: E402
 from tools.simulated_class import build  # noqa: E402
 
 
@@ -48,15 +48,6 @@ def step(name: str, args: list[str], *, cwd: Path, env: dict[str, str], times: d
     print(result.stdout + result.stderr, end="", flush=True)
     print(f"[{name}: exit {result.returncode}, {times[name]} s]", flush=True)
     return result.returncode, result.stdout + result.stderr
-
-
-def hidden_lines(lesson: str) -> set[str]:
-    hidden, public = set(), set()
-    for cell in read_notebook(source_path(lesson)).cells:
-        inside = {line.strip() for region in marked_regions(source_text(cell), HIDDEN_TEST_MARKERS) for line in region}
-        hidden |= inside
-        public |= {line.strip() for line in source_text(cell).splitlines()} - inside
-    return {line for line in hidden - public if len(line) >= 12 and not line.startswith("#")}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -108,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         if rc != 0 or out.count("fixed") < 3:
             failures.append(f"check --restore: exit {rc}")
         rc, out = step("4 autograde", [*py, "tools.grade", "autograde", lesson, *root], cwd=ROOT, env=env, times=times)
-        rows = [line for line in out.splitlines() if re.match(ROW + lesson, line)]
+        rows = [line for line in out.splitlines() if re.match(ROW + lesson + r"\s+[\d.]+ /", line)]
         if rc != 0 or len(rows) != args.students:
             failures.append(f"autograde: exit {rc}, {len(rows)} summary rows for {args.students} students")
         if "time limit hit" not in out:
@@ -129,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
         shown = {m.group(1): float(m.group(2)) for m in re.finditer(ROW + lesson + r"\s+([\d.]+) /", out, re.M)}
         if shown != grades:
             failures.append(f"scores and grades.csv disagree: {sorted(set(shown.items()) ^ set(grades.items()))}")
-        secret = hidden_lines(lesson)
+        secret = hidden_test_lines(read_notebook(source_path(lesson)))
         feedback = sorted((course / "grading" / "feedback").glob(f"*/{lesson}/{lesson}.html"))
         for path in feedback:
             text = html.unescape(re.sub(r"<[^>]+>", "", path.read_text(encoding="utf-8")))

@@ -24,6 +24,7 @@ from __future__ import annotations
 import functools
 import io
 import os
+import tempfile
 import warnings
 from collections.abc import Callable
 from importlib import metadata
@@ -120,8 +121,7 @@ def _works(name: str, factory: Callable[[], tuple[Decoder, Encoder]]) -> tuple[D
     """The backend's functions if it imports *and* decodes a tiny PNG correctly; else why not."""
     try:
         decode, encode = factory()
-        scratch = Path(os.environ.get("TMPDIR", "/tmp")) if os.name != "nt" else Path(os.environ.get("TEMP", "."))
-        probe = scratch / f"course_utils_probe_{os.getpid()}_{name}.png"
+        probe = Path(tempfile.gettempdir()) / f"course_utils_probe_{os.getpid()}_{name}.png"
         probe.write_bytes(_tiny_png())
         try:
             pixels = decode(probe, "RGB")

@@ -38,6 +38,7 @@ from tools.course import (
     REPO_ROOT,
     SOLUTION_MARKERS,
     grade_id,
+    hidden_test_lines,
     is_grade_cell,
     is_solution_cell,
     marked_regions,
@@ -60,17 +61,6 @@ TIMEOUT_ERRORS = {"CellTimeoutError", "KeyboardInterrupt", "TimeoutError"}
 def test_lessons_are_found() -> None:
     """The proofs are parametrised over solutions/*/*.ipynb: make sure that finds something."""
     assert LESSONS, f"no lesson notebooks found as {REPO_ROOT}/solutions/<lesson>/<lesson>.ipynb"
-
-
-def hidden_test_lines(nb: nbformat.NotebookNode) -> set[str]:
-    """Lines of the hidden tests (12+ characters, not comments) that appear nowhere else in ``nb``."""
-    hidden, public = set(), set()
-    for cell in nb.cells:
-        regions = marked_regions(source_text(cell), HIDDEN_TEST_MARKERS)
-        inside = {line.strip() for region in regions for line in region}
-        hidden |= inside
-        public |= {line.strip() for line in source_text(cell).splitlines()} - inside
-    return {line for line in hidden - public if len(line) >= 12 and not line.startswith("#")}
 
 
 def _release_problems(nb: nbformat.NotebookNode, source: nbformat.NotebookNode) -> list[str]:

@@ -114,6 +114,17 @@ def secret_lines(nb: NotebookNode, min_length: int = 12) -> set[str]:
     return {line for line in secret - public if len(line) >= min_length and not line.startswith("#")}
 
 
+def hidden_test_lines(nb: NotebookNode, min_length: int = 12) -> set[str]:
+    """Lines of ``nb``'s hidden tests that appear nowhere else in ``nb`` (what feedback must never show)."""
+    hidden: set[str] = set()
+    public: set[str] = set()
+    for cell in nb.cells:
+        inside = {line.strip() for region in marked_regions(source_text(cell), HIDDEN_TEST_MARKERS) for line in region}
+        hidden |= inside
+        public |= {line.strip() for line in source_text(cell).splitlines()} - inside
+    return {line for line in hidden - public if len(line) >= min_length and not line.startswith("#")}
+
+
 def quick_env(extra: Mapping[str, str] | None = None, root: Path = REPO_ROOT) -> dict[str, str]:
     """The process environment for executing lessons quickly: quick mode, stand-ins, ``course_utils`` importable."""
     env = dict(os.environ)
