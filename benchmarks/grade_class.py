@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
         feedback = sorted((course / "grading" / "feedback").glob(f"*/{lesson}/{lesson}.html"))
         for path in feedback:
             text = html.unescape(re.sub(r"<[^>]+>", "", path.read_text(encoding="utf-8")))
-            leaked = [line for line in secret if line in text] + [m for m in HIDDEN_TEST_MARKERS if m in text]
+            leaked = sorted(secret & {line.strip() for line in text.splitlines()}) + [m for m in HIDDEN_TEST_MARKERS if m in text]
             if leaked:
                 failures.append(f"{path.parent.parent.name}'s feedback shows hidden tests: {leaked[:2]}")
         if len(feedback) != args.students - 2:  # no submission, set aside

@@ -189,7 +189,7 @@ class _GradingProofs:
         feedback[LOOP_STUDENT] = run.loop_course / "grading" / "feedback" / LOOP_STUDENT / self.lesson / f"{self.lesson}.html"
         for student, path in feedback.items():
             text = html.unescape(re.sub(r"<[^>]+>", "", path.read_text(encoding="utf-8")))
-            leaked = sorted(line for line in secret if line in text and "HIDDEN" not in line)
+            leaked = sorted(secret & {line.strip() for line in text.splitlines()})
             assert "BEGIN HIDDEN TESTS" not in text and "END HIDDEN TESTS" not in text, f"{student}: hidden-test markers"
             assert not leaked, f"{student}'s feedback shows hidden-test/solution lines: {leaked[:5]}"
             assert "_reference_" not in text, f"{student}'s feedback names a reference implementation"

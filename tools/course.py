@@ -115,13 +115,22 @@ def secret_lines(nb: NotebookNode, min_length: int = 12) -> set[str]:
 
 
 def hidden_test_lines(nb: NotebookNode, min_length: int = 12) -> set[str]:
-    """Lines of ``nb``'s hidden tests that appear nowhere else in ``nb`` (what feedback must never show)."""
+    """Lines of ``nb``'s hidden tests that appear nowhere else in ``nb`` (what feedback must never show).
+
+    A line that is also written outside the hidden regions (in a visible test, say) is public.
+    """
     hidden: set[str] = set()
     public: set[str] = set()
     for cell in nb.cells:
-        inside = {line.strip() for region in marked_regions(source_text(cell), HIDDEN_TEST_MARKERS) for line in region}
-        hidden |= inside
-        public |= {line.strip() for line in source_text(cell).splitlines()} - inside
+        inside = False
+        for line in source_text(cell).splitlines():
+            stripped = line.strip()
+            if stripped.startswith(HIDDEN_TEST_MARKERS[0]):
+                inside = True
+            elif stripped.startswith(HIDDEN_TEST_MARKERS[1]):
+                inside = False
+            else:
+                (hidden if inside else public).add(stripped)
     return {line for line in hidden - public if len(line) >= min_length and not line.startswith("#")}
 
 
