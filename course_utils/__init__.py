@@ -8,7 +8,8 @@ Lessons import it as ``import course_utils as cu``. Each module has one job:
 * ``loaders``    – the fast in-memory ``TensorLoader`` and ``make_dataloaders``
 * ``augment``    – batched random augmentations for in-memory batches
 * ``models``     – MLP, TinyVGG, LeNet-5, residual block, a stronger small CNN
-* ``transfer``   – freezing, new heads, parameter groups, pretrained torchvision weights
+* ``transfer``   – freezing, new heads, parameter groups, feature extraction
+* ``pretrained`` – ImageNet networks: torchvision weights online, EfficientNet-Lite0's real weights offline
 * ``transfer_data`` – small real sets (digits, faces), splits, pet/stand-in ImageFolder trees, duplicates
 * ``engine``     – ``train_step``, ``eval_step``, ``fit`` and its ``History``
 * ``evaluation`` – ``predict`` and ``evaluate`` (torchmetrics)
@@ -36,6 +37,8 @@ from .models import *  # noqa: F403
 from .models import __all__ as _models_all
 from .plotting import *  # noqa: F403
 from .plotting import __all__ as _plotting_all
+from .pretrained import *  # noqa: F403
+from .pretrained import __all__ as _pretrained_all
 from .runtime import *  # noqa: F403
 from .runtime import __all__ as _runtime_all
 from .transfer import *  # noqa: F403
@@ -54,6 +57,7 @@ __all__ = [
     *_augment_all,
     *_models_all,
     *_transfer_all,
+    *_pretrained_all,
     *_transfer_data_all,
     *_engine_all,
     *_evaluation_all,

@@ -224,6 +224,7 @@ def fit_linear_probe(
     lr: float = 0.05,
     weight_decay: float = 1e-3,
     seed: int = 0,
+    standardize: bool = True,
 ) -> LinearProbe:
     """Train a linear probe: multinomial logistic regression on frozen features.
 
@@ -231,6 +232,10 @@ def fit_linear_probe(
     one ``nn.Linear(D, num_classes)`` is trained on the whole training set at once (full-batch
     AdamW, ``steps`` steps, cross-entropy). The features never receive gradients: the encoder
     that made them stays frozen. ``seed`` fixes the initial weights.
+
+    ``standardize=False`` trains on the features as they are. Use it with a handful of
+    examples per class: a mean and a standard deviation per feature estimated from ten rows are
+    noise, and dividing by them ruins the probe (lesson 04 measures this).
     """
     train_features = _require_embeddings("train_features", train_features)
     require_positive_int("num_classes", num_classes)
@@ -252,8 +257,11 @@ def fit_linear_probe(
                 f"train_labels: expected class indices in [0, {num_classes - 1}], got values from "
                 f"{int(labels.min())} to {int(labels.max())}"
             )
-        mean = features.mean(dim=0)
-        std = features.std(dim=0).clamp_min(1e-6) if features.shape[0] > 1 else torch.ones_like(mean)
+        if standardize:
+            mean = features.mean(dim=0)
+            std = features.std(dim=0).clamp_min(1e-6) if features.shape[0] > 1 else torch.ones_like(mean)
+        else:
+            mean, std = torch.zeros(features.shape[1]), torch.ones(features.shape[1])
         inputs = (features - mean) / std
         with torch.random.fork_rng(devices=[]):  # seeded initial weights; the global random state is restored
             torch.manual_seed(seed)

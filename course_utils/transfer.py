@@ -1,29 +1,22 @@
 """Transfer learning: reuse a pretrained network, retrain only what the new task needs.
 
-The usual recipe is: load a model pretrained on ImageNet (``load_pretrained``),
-swap its last Linear layer for one with as many outputs as our classes
-(``replace_head``), first train only that head (``freeze_backbone``), then
-optionally unfreeze everything and fine-tune with a smaller learning rate for
-the pretrained part (``param_groups``).
-
-Pretrained weights are downloaded on first use. Where the download is impossible
-(no internet) and the run mode allows stand-ins (``COURSE_ALLOW_STANDINS=1``), a
-randomly initialised model is returned instead, announced by a loud warning and
-``is_pretrained=False``, so a notebook still runs end to end but never pretends.
+The usual recipe is: load a model pretrained on ImageNet (``load_pretrained``, in
+``pretrained.py``), swap its last Linear layer for one with as many outputs as our
+classes (``replace_head``), first train only that head (``freeze_backbone``), then
+optionally unfreeze everything and fine-tune with a smaller learning rate for the
+pretrained part (``param_groups``, ``discriminative_param_groups``).
+``extract_features`` computes what the head sees, once, for a frozen backbone.
 """
 
 from __future__ import annotations
 
-import difflib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import torch
-import torchvision
 from torch import nn
 
 from ._validate import describe, require_batch, require_positive_float, require_positive_int
-from .runtime import STANDINS_ENV, require_standins_allowed, standin_banner
 
 __all__ = [
     "discriminative_param_groups",
@@ -31,7 +24,6 @@ __all__ = [
     "find_head",
     "freeze",
     "freeze_backbone",
-    "load_pretrained",
     "param_groups",
     "replace_head",
     "unfreeze",
@@ -284,80 +276,3 @@ def extract_features(
     if not captured:
         raise ValueError(f"loader: expected at least one batch, got an empty {type(loader).__name__}")
     return torch.cat(captured), torch.cat(labels)
-
-
-def _check_arch(arch: Any) -> str:
-    if not isinstance(arch, str):
-        raise TypeError(f"arch: expected a model name such as 'resnet18', got {describe(arch)}")
-    known = torchvision.models.list_models(module=torchvision.models)
-    if arch not in known:
-        close = difflib.get_close_matches(arch, known, n=3)
-        hint = f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else ""
-        raise ValueError(
-            f"arch: expected the name of a torchvision classification model such as 'resnet18'{hint}, got {arch!r}"
-        )
-    return arch
-
-
-def _resolve_weights(arch: str, weights: Any) -> Any:
-    """Turn ``"DEFAULT"``, ``"IMAGENET1K_V1"`` or a weights enum into ``arch``'s weights enum member."""
-    enum = torchvision.models.get_model_weights(arch)
-    if isinstance(weights, enum):
-        return weights
-    names = list(enum.__members__)
-    if isinstance(weights, str) and weights.replace(enum.__name__ + ".", "") in names:
-        return enum.verify(weights)
-    raise ValueError(f"weights: expected None or one of {names} (for {arch!r}), got {describe(weights)}")
-
-
-def _standin_banner(arch: str, weights_name: str, error: BaseException) -> str:
-    return standin_banner(
-        f"STAND-IN: random weights, not pretrained. The {weights_name} weights for {arch!r} could not be\n"
-        f"downloaded ({type(error).__name__}: {error}).\n"
-        f"Because {STANDINS_ENV} is set, this run continues with a RANDOMLY INITIALISED {arch}.\n"
-        "Everything executes, but accuracies are NOT those of transfer learning."
-    )
-
-
-def load_pretrained(
-    arch: str,
-    num_classes: int | None = None,
-    weights: Any = "DEFAULT",
-) -> tuple[nn.Module, Callable[..., torch.Tensor], bool]:
-    """Load a torchvision model with pretrained weights, its preprocessing and whether it is really pretrained.
-
-    ``arch`` is a torchvision model name (``torchvision.models.list_models()``),
-    ``weights`` one of its weight names (``"DEFAULT"`` = the best available) or
-    ``None`` for a deliberately random model. With ``num_classes`` the head is
-    replaced (``replace_head``). Returns ``(model, transforms, is_pretrained)``;
-    ``transforms`` is the preprocessing the weights were trained with (resize,
-    crop, normalise) and needs no download.
-
-    If the download fails: with ``COURSE_ALLOW_STANDINS=1`` a random model is
-    returned with a loud "STAND-IN" warning and ``is_pretrained=False``;
-    otherwise a ``RuntimeError`` explains what to do.
-    """
-    arch = _check_arch(arch)
-    if num_classes is not None:
-        require_positive_int("num_classes", num_classes)
-    enum = torchvision.models.get_model_weights(arch)
-    if weights is None:
-        model = torchvision.models.get_model(arch, weights=None)
-        transforms = enum.DEFAULT.transforms()
-        is_pretrained = False
-    else:
-        resolved = _resolve_weights(arch, weights)
-        transforms = resolved.transforms()
-        try:
-            model = torchvision.models.get_model(arch, weights=resolved)
-            is_pretrained = True
-        except (OSError, RuntimeError) as error:  # URLError is an OSError; a broken file raises RuntimeError
-            require_standins_allowed(
-                f"load_pretrained: could not download the pretrained weights {resolved!r} for {arch!r}", error,
-                "RANDOM weights (the code runs, but the results are not those of a pretrained model)")
-            print(_standin_banner(arch, repr(resolved), error))
-            model = torchvision.models.get_model(arch, weights=None)
-            is_pretrained = False
-    if num_classes is not None:
-        replace_head(model, num_classes)
-    return model, transforms, is_pretrained

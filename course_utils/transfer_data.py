@@ -389,6 +389,9 @@ def pet_image_folder(
         )
     settings = {"classes": list(classes), "per_class": caps, "image_size": image_size,
                 "val_fraction": float(val_fraction), "seed": seed}
+    # Compare settings as split.json stores them: JSON turns the per_class tuple into a list, and
+    # (5, 2, 3) != [5, 2, 3] would refuse the cached tree that this very call wrote before.
+    settings = json.loads(json.dumps(settings))
     key = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:10]
     root = Path(root) if root is not None else data_dir() / f"pets-subset-{key}"
     marker = root / "split.json"

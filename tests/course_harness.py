@@ -8,6 +8,7 @@ lesson (one ``nbgrader autograde`` of several "students") is done once per class
 from __future__ import annotations
 
 import copy
+import json
 import os
 import re
 import shutil
@@ -52,6 +53,46 @@ MAIN_STUDENTS = ("solution", "release")
 #: One student for proofs e and f (saves a notebook execution per lesson): the release with every
 #: visible test rewritten to `pass` and an infinite loop in the first answer cell.
 LOOP_STUDENT = "tamper_loop"
+
+
+#: Entries of a lesson run's TMPDIR that are not the lesson's doing, so the clean-up check ignores them.
+#: ``torchinductor_<user>``: ``import torch`` creates this (empty) folder, torch's per-user compile cache
+#: (torch/_inductor/runtime/cache_dir_utils.py), which every run reuses, so it does not add up. (Under
+#: pytest it is rarely seen: the test process imported torch first and passes TORCHINDUCTOR_CACHE_DIR on.)
+TOOL_TEMP_ENTRIES = ("torchinductor_*",)
+
+
+def _is_kernel_connection_file(entry: Path) -> bool:
+    """jupyter_client writes each kernel's connection file to TMPDIR (``tmpXXXXXXXX.json``, by
+    ``tempfile.mkstemp`` in ``write_connection_file``) and deletes it when the kernel shuts down. One left
+    over means a kernel was not shut down cleanly: Jupyter's business, not a leftover of lesson code.
+    (IPython's files go to ~/.ipython, Jupyter's other runtime files to ``jupyter --runtime-dir``.)"""
+    if not (entry.is_file() and entry.name.startswith("tmp") and entry.suffix == ".json"):
+        return False
+    try:
+        return "shell_port" in json.loads(entry.read_text(encoding="utf-8"))
+    except (OSError, ValueError, TypeError):
+        return False
+
+
+def fresh_tmpdir(parent: Path) -> Path:
+    """An empty folder to be the ``TMPDIR`` of lesson kernels: Python's ``tempfile`` in a freshly started
+    kernel (which inherits the environment) then creates everything in it, so leftovers can be listed."""
+    folder = parent / "TMPDIR"
+    folder.mkdir(parents=True)
+    return folder
+
+
+def temp_leftovers(folder: Path) -> list[str]:
+    """What lesson code left in ``folder`` (a run's TMPDIR), as ``name (size, files)``; tool caches excluded."""
+    left = []
+    for entry in sorted(folder.iterdir()):
+        if any(entry.match(pattern) for pattern in TOOL_TEMP_ENTRIES) or _is_kernel_connection_file(entry):
+            continue
+        files = [f for f in entry.rglob("*") if f.is_file()] if entry.is_dir() else [entry]
+        size = sum(f.stat().st_size for f in files)
+        left.append(f"{entry.name}{'/' if entry.is_dir() else ''} ({size / 1e6:.2f} MB, {len(files)} files)")
+    return left
 
 
 def per_lesson_classes(base: type, prefix: str, namespace: dict) -> None:
@@ -179,6 +220,8 @@ class GradingRun:
     tools_log: str = ""
     submissions: dict[str, Submission] = field(default_factory=dict)
     loop_course: Path | None = None
+    #: the TMPDIR of every command of the run (kernels included); left empty by lessons that clean up
+    tmpdir: Path | None = None
 
     @property
     def release(self) -> Path:
@@ -219,11 +262,12 @@ def grade_lesson(lesson: str, workdir: Path, log: Callable[[str], None] = print)
     in a copy of the scratch course (its own gradebook, so the two never contend for it).
     """
     course = make_scratch_course(REPO_ROOT, [lesson], workdir / "course")
-    env = quick_env()
+    tmpdir = fresh_tmpdir(workdir)
+    env = quick_env({"TMPDIR": str(tmpdir)})
     rc, out, seconds = run_guarded(nbgrader_cmd("generate_assignment", lesson, "--force"), cwd=course, env=env,
                                    timeout=GUARD_SECONDS)
     log(f"[{lesson}] generate_assignment: {seconds:.1f} s")
-    run = GradingRun(lesson, course, rc, out, -1, "", 0.0, -1, "", 0.0, "")
+    run = GradingRun(lesson, course, rc, out, -1, "", 0.0, -1, "", 0.0, "", tmpdir=tmpdir)
     if rc != 0:
         return run
     loop_course = workdir / "course-loop"
@@ -270,5 +314,6 @@ def tail(text: str, lines: int = 60) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
-__all__ = ["GradingRun", "LESSONS", "RELEASE_DIR", "REPO_ROOT", "Submission", "copy_lesson", "grade_lesson",
-           "looping", "per_lesson_classes", "run_guarded", "stripped", "tail", "tampered", "without_first_test_cell"]
+__all__ = ["GradingRun", "LESSONS", "RELEASE_DIR", "REPO_ROOT", "Submission", "copy_lesson", "fresh_tmpdir",
+           "grade_lesson", "looping", "per_lesson_classes", "run_guarded", "stripped", "tail", "tampered",
+           "temp_leftovers", "without_first_test_cell"]

@@ -29,6 +29,7 @@ from course_harness import (
     per_lesson_classes,
     stripped,
     tail,
+    temp_leftovers,
     without_first_test_cell,
 )
 
@@ -141,6 +142,15 @@ class _GradingProofs:
         problems, exercise_errors = unexpected_errors(sub.notebook, student=True)
         assert not problems, "the unanswered student notebook failed outside its exercises:\n" + "\n".join(problems)
         assert exercise_errors > 0, "the unanswered student notebook raised no exercise error at all"
+
+    def test_c_autograded_runs_leave_no_temporary_files(self, run: GradingRun) -> None:
+        """Every command of the run (the autograde of all three students included) had TMPDIR set to one
+        empty folder: a lesson deletes the temporary folders it or its hidden tests create, answered or not,
+        also when a cell was cut off (grading a class would otherwise fill the grader's /tmp)."""
+        assert run.tmpdir is not None and run.autograde_rc == 0, tail(run.autograde_log)
+        left = temp_leftovers(run.tmpdir)
+        assert not left, ("grading left temporary files behind (delete every temporary folder the lesson or its "
+                          "hidden tests create, e.g. in a last clean-up cell):\n  " + "\n  ".join(left))
 
     # d ------------------------------------------------------------------------------------------
     def test_d_committed_notebooks_are_byte_identical_to_fresh_generation(self, run: GradingRun) -> None:

@@ -5,7 +5,8 @@ notebooks write files next to themselves), with ``COURSE_QUICK=1 COURSE_ALLOW_ST
 per-cell timeout. ``--nbval-lax`` executes every cell and compares the outputs of the cells
 marked ``# NBVAL_CHECK_OUTPUT`` with their reference outputs, which live in
 ``tests/nbval_reference/<lesson>.json`` (notebooks are committed without outputs) and are
-put into the scratch copy before nbval runs.
+put into the scratch copy before nbval runs. ``TMPDIR`` points at an empty folder, which must
+be empty again after the run: a lesson deletes every temporary folder it or its hidden tests create.
 (The student notebooks are executed by the grading proofs: see test_grading.py.)
 """
 
@@ -23,9 +24,11 @@ from course_harness import (
     LESSONS,
     NBVAL_CELL_TIMEOUT,
     copy_lesson,
+    fresh_tmpdir,
     per_lesson_classes,
     run_guarded,
     tail,
+    temp_leftovers,
 )
 
 import nbformat
@@ -48,9 +51,15 @@ class _Nbval:
         cmd = [sys.executable, "-m", "pytest", "--nbval-lax", "--nbval-current-env",
                f"--nbval-cell-timeout={NBVAL_CELL_TIMEOUT}", "-p", "no:cacheprovider", "-o", "addopts=",
                "--rootdir", str(tmp_path), "-q", str(notebook)]
-        rc, out, seconds = run_guarded(cmd, cwd=tmp_path, env=quick_env(), timeout=GUARD_SECONDS)
+        tmpdir = fresh_tmpdir(tmp_path)  # the kernel's tempfile writes here: leftovers can be listed
+        env = quick_env({"TMPDIR": str(tmpdir)})
+        rc, out, seconds = run_guarded(cmd, cwd=tmp_path, env=env, timeout=GUARD_SECONDS)
         print(f"[{self.lesson}] nbval: {seconds:.1f} s")
         assert rc == 0, f"nbval failed for {self.lesson} (exit {rc}):\n{tail(out, 120)}"
+        left = temp_leftovers(tmpdir)
+        assert not left, (f"{self.lesson} left temporary files behind after a full run (delete every temporary "
+                          f"folder the lesson or its hidden tests create, e.g. in a last clean-up cell):\n  "
+                          + "\n  ".join(left))
 
 
 per_lesson_classes(_Nbval, "TestNbval", globals())

@@ -1,8 +1,6 @@
-"""Tests for course_utils.transfer: heads, freezing, parameter groups, pretrained loading offline."""
+"""Tests for course_utils.transfer: heads, freezing, parameter groups, feature extraction."""
 
 from __future__ import annotations
-
-import urllib.error
 
 import pytest
 import torch
@@ -17,14 +15,10 @@ from course_utils.transfer import (
     find_head,
     freeze,
     freeze_backbone,
-    load_pretrained,
     param_groups,
     replace_head,
     unfreeze,
 )
-
-STANDINS_ENV = "COURSE_ALLOW_STANDINS"
-
 
 def trainable_ids(model: nn.Module) -> set[int]:
     return {id(p) for p in model.parameters() if p.requires_grad}
@@ -228,83 +222,6 @@ def test_param_groups_reject_a_frozen_head_and_bad_rates():
         param_groups(TinyVGG(), head_lr=0.1, backbone_lr=0.01, weight_decay=-0.1)
     with pytest.raises(TypeError, match="model: expected a torch.nn.Module"):
         param_groups(None, head_lr=0.1, backbone_lr=0.01)  # type: ignore[arg-type]
-
-
-# ---------------------------------------------------------------- load_pretrained (never downloads)
-
-
-@pytest.fixture
-def download_fails(monkeypatch):
-    """Make every weight download fail the way it does offline (deterministic, even with internet)."""
-
-    def fail(url, *args, **kwargs):
-        raise urllib.error.URLError("[Errno -2] Name or service not known")
-
-    monkeypatch.setattr(torchvision.models._api, "load_state_dict_from_url", fail)
-
-
-def test_load_pretrained_without_standins_raises_with_instructions(download_fails, monkeypatch):
-    monkeypatch.delenv(STANDINS_ENV, raising=False)
-    with pytest.raises(RuntimeError) as info:
-        load_pretrained("mobilenet_v3_small", num_classes=10)
-    message = str(info.value)
-    assert "could not download the pretrained weights" in message
-    assert "internet" in message
-    assert f"{STANDINS_ENV}=1" in message
-    assert isinstance(info.value.__cause__, urllib.error.URLError)
-
-
-def test_load_pretrained_with_standins_returns_a_labelled_random_model(download_fails, monkeypatch, capsys):
-    monkeypatch.setenv(STANDINS_ENV, "1")
-    model, transforms, is_pretrained = load_pretrained("mobilenet_v3_small", num_classes=10)
-    assert is_pretrained is False
-    assert "STAND-IN: random weights, not pretrained" in capsys.readouterr().out
-    assert find_head(model)[1].out_features == 10
-    image = torch.randint(0, 256, (3, 40, 50), dtype=torch.uint8)
-    batch = transforms(image).unsqueeze(0)
-    assert batch.shape == (1, 3, 224, 224) and batch.dtype == torch.float32
-    model.eval()
-    with torch.no_grad():
-        assert model(torch.randn(1, 3, 64, 64)).shape == (1, 10)
-
-
-def test_load_pretrained_success_path_loads_the_downloaded_state(monkeypatch, capsys):
-    torch.manual_seed(123)
-    reference = torchvision.models.mobilenet_v3_small(weights=None)
-    state = reference.state_dict()
-    monkeypatch.setattr(torchvision.models._api, "load_state_dict_from_url", lambda url, *a, **k: state)
-    model, _, is_pretrained = load_pretrained("mobilenet_v3_small", weights="IMAGENET1K_V1")
-    assert is_pretrained is True
-    assert "STAND-IN" not in capsys.readouterr().out
-    for name, tensor in model.state_dict().items():
-        assert torch.equal(tensor, state[name]), name
-
-
-def test_load_pretrained_accepts_a_weights_enum_and_none(monkeypatch, capsys):
-    monkeypatch.delenv(STANDINS_ENV, raising=False)
-    model, transforms, is_pretrained = load_pretrained("resnet18", num_classes=3, weights=None)
-    assert is_pretrained is False
-    assert model.fc.out_features == 3
-    assert capsys.readouterr().out == ""
-    assert callable(transforms)
-    weights = torchvision.models.ResNet18_Weights.IMAGENET1K_V1
-    state = torchvision.models.resnet18(weights=None).state_dict()
-    monkeypatch.setattr(torchvision.models._api, "load_state_dict_from_url", lambda url, *a, **k: state)
-    _, _, is_pretrained = load_pretrained("resnet18", weights=weights)
-    assert is_pretrained is True
-
-
-def test_load_pretrained_rejects_unknown_arch_weights_and_classes():
-    with pytest.raises(
-        ValueError, match=r"arch: expected the name of a torchvision classification model .*'resnet18'.*got 'resnet19'"
-    ):
-        load_pretrained("resnet19")
-    with pytest.raises(TypeError, match="arch: expected a model name"):
-        load_pretrained(18)  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match=r"weights: expected None or one of \['IMAGENET1K_V1', 'DEFAULT'\]"):
-        load_pretrained("resnet18", weights="IMAGENET22K")
-    with pytest.raises(ValueError, match="num_classes: expected an integer >= 1"):
-        load_pretrained("resnet18", num_classes=0)
 
 
 # ---------------------------------------------------------------- discriminative_param_groups
