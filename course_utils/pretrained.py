@@ -108,7 +108,7 @@ def _timm_key(key: str, block_positions: list[tuple[int, int]], model: nn.Module
         return f"{top[first]}.{rest}"
     match = re.fullmatch(r"_blocks\.(\d+)\.(_\w+)\.(.+)", key)
     if match is None:
-        raise ValueError(f"checkpoint: expected EfficientNet keys such as '_blocks.0._depthwise_conv.weight', got {key!r}")
+        raise ValueError(f"checkpoint: expected EfficientNet keys like '_blocks.0._depthwise_conv.weight', got {key!r}")
     number, part, rest = match.groups()
     stage, index = block_positions[int(number)]
     if hasattr(model.blocks[stage][index], "conv_pwl"):  # inverted residual: expand, depthwise, project

@@ -420,20 +420,25 @@ def pet_image_folder(
     counts = {split: [0] * len(ordered) for split in _SPLITS}
     root.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{root.name}-", dir=root.parent))  # same file system: atomic rename
-    for split_index, split in enumerate(_SPLITS):
-        dataset, indices = plan[split]
-        labels = trainval_labels if dataset is trainval else test_labels
-        for index in indices:
-            name = name_of[labels[index]]
-            position = ordered.index(name)
-            if caps is not None and counts[split][position] >= caps[split_index]:
-                continue
-            image, _ = dataset[index]
-            _write_jpeg(image, tmp / split / name / f"{_dataset_name(dataset, index, split)}.jpg", image_size)
-            counts[split][position] += 1
-    source = f"Oxford-IIIT Pet, {len(ordered)} breeds (official test split; trainval split into train/val, seed {seed})"
-    (tmp / "split.json").write_text(json.dumps({"settings": settings, "counts": counts, "source": source}, indent=1),
-                                    encoding="utf-8")
+    try:
+        for split_index, split in enumerate(_SPLITS):
+            dataset, indices = plan[split]
+            labels = trainval_labels if dataset is trainval else test_labels
+            for index in indices:
+                name = name_of[labels[index]]
+                position = ordered.index(name)
+                if caps is not None and counts[split][position] >= caps[split_index]:
+                    continue
+                image, _ = dataset[index]
+                _write_jpeg(image, tmp / split / name / f"{_dataset_name(dataset, index, split)}.jpg", image_size)
+                counts[split][position] += 1
+        source = (f"Oxford-IIIT Pet, {len(ordered)} breeds (official test split; trainval split into train/val, "
+                  f"seed {seed})")
+        record = {"settings": settings, "counts": counts, "source": source}
+        (tmp / "split.json").write_text(json.dumps(record, indent=1), encoding="utf-8")
+    except BaseException:  # an interrupted export (error, Ctrl-C) leaves no half-written folder behind
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     _finish(tmp, root)
     return ImageFolderSplits(root, ordered, counts, False, source)
 

@@ -215,6 +215,25 @@ def test_pet_image_folder_default_root_is_keyed_by_the_settings_and_reused(
     assert [path.name for path in data.iterdir()] == [splits.root.name]  # one tree, no temporary leftovers
 
 
+def test_pet_image_folder_interrupted_export_leaves_no_half_written_folder(
+    pet_download, pet_never_downloads, monkeypatch, tmp_path
+):
+    download_root, _ = pet_download
+    write_jpeg = transfer_data._write_jpeg
+    written = []
+
+    def write_then_stop(image, path, image_size):
+        if written:
+            raise KeyboardInterrupt  # the learner presses Stop during the export
+        written.append(path)
+        write_jpeg(image, path, image_size)
+
+    monkeypatch.setattr(transfer_data, "_write_jpeg", write_then_stop)
+    with pytest.raises(KeyboardInterrupt):
+        cu.pet_image_folder(root=tmp_path / "pets", download_root=download_root, **PET_KWARGS)
+    assert len(written) == 1 and list(tmp_path.iterdir()) == []  # neither the tree nor its hidden work folder
+
+
 # ---------------------------------------------------------------- ResNet-18 weights through torch.hub's cache
 
 
