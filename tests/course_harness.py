@@ -7,6 +7,7 @@ lesson (one ``nbgrader autograde`` of several "students") is done once per class
 
 from __future__ import annotations
 
+import atexit
 import copy
 import json
 import os
@@ -77,9 +78,15 @@ def _is_kernel_connection_file(entry: Path) -> bool:
 
 def fresh_tmpdir(parent: Path) -> Path:
     """An empty folder to be the ``TMPDIR`` of lesson kernels: Python's ``tempfile`` in a freshly started
-    kernel (which inherits the environment) then creates everything in it, so leftovers can be listed."""
-    folder = parent / "TMPDIR"
-    folder.mkdir(parents=True)
+    kernel (which inherits the environment) then creates everything in it, so leftovers can be listed.
+
+    It is a short path directly in the system's temporary folder, not inside ``parent`` (pytest's deep
+    ``tmp_path``): multiprocessing puts Unix sockets there (DataLoader workers share tensors through
+    them), and a socket path longer than 107 characters fails, which hangs lesson 01's worker loaders.
+    It is removed when the test process ends; ``parent`` is kept for the signature's sake."""
+    del parent
+    folder = Path(tempfile.mkdtemp(prefix="lesson-tmp-"))
+    atexit.register(shutil.rmtree, folder, True)
     return folder
 
 
