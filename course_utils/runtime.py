@@ -224,6 +224,20 @@ def standin_banner(text: str) -> str:
     return f"{line}\n{text}\n{line}"
 
 
+def random_weights_banner(model: str, weights: str, reason: str, consequence: str) -> str:
+    """The STAND-IN banner of a network that runs on with random weights because its weights could not be had.
+
+    ``reason`` says why (the download error, ...), ``consequence`` what that means for the
+    results. ``load_pretrained`` and ``load_clip`` use it, so both read the same way.
+    """
+    return standin_banner(
+        f"STAND-IN: random weights, not pretrained. The {weights} weights for {model} could not be had:\n"
+        f"{reason}.\n"
+        f"Because {STANDINS_ENV} is set, this run continues with a RANDOMLY INITIALISED {model}.\n"
+        f"Everything executes, but {consequence}."
+    )
+
+
 def quick(full: T, quick: T) -> T:  # noqa: A002 - reads naturally at call sites: cu.quick(full=8, quick=1)
     """Return ``quick`` in quick mode and ``full`` otherwise (for epochs, subset sizes, ...)."""
     return quick if run_mode().quick else full

@@ -76,15 +76,14 @@ def _is_kernel_connection_file(entry: Path) -> bool:
         return False
 
 
-def fresh_tmpdir(parent: Path) -> Path:
+def fresh_tmpdir() -> Path:
     """An empty folder to be the ``TMPDIR`` of lesson kernels: Python's ``tempfile`` in a freshly started
     kernel (which inherits the environment) then creates everything in it, so leftovers can be listed.
 
-    It is a short path directly in the system's temporary folder, not inside ``parent`` (pytest's deep
-    ``tmp_path``): multiprocessing puts Unix sockets there (DataLoader workers share tensors through
-    them), and a socket path longer than 107 characters fails, which hangs lesson 01's worker loaders.
-    It is removed when the test process ends; ``parent`` is kept for the signature's sake."""
-    del parent
+    It is a short path directly in the system's temporary folder, not in pytest's deep ``tmp_path``:
+    multiprocessing puts Unix sockets there (DataLoader workers share tensors through them), and a
+    socket path longer than 107 characters fails, which hangs lesson 01's worker loaders. It is
+    removed when the test process ends."""
     folder = Path(tempfile.mkdtemp(prefix="lesson-tmp-"))
     atexit.register(shutil.rmtree, folder, True)
     return folder
@@ -269,7 +268,7 @@ def grade_lesson(lesson: str, workdir: Path, log: Callable[[str], None] = print)
     in a copy of the scratch course (its own gradebook, so the two never contend for it).
     """
     course = make_scratch_course(REPO_ROOT, [lesson], workdir / "course")
-    tmpdir = fresh_tmpdir(workdir)
+    tmpdir = fresh_tmpdir()
     env = quick_env({"TMPDIR": str(tmpdir)})
     rc, out, seconds = run_guarded(nbgrader_cmd("generate_assignment", lesson, "--force"), cwd=course, env=env,
                                    timeout=GUARD_SECONDS)

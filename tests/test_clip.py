@@ -152,6 +152,25 @@ def test_fit_linear_probe_learns_separable_clouds_with_training_statistics():
     torch.testing.assert_close(cc.linear_probe(train_x, train_y, test_x, 3), probe.predict(test_x))
 
 
+def test_fit_linear_probe_without_standardising_keeps_one_image_per_class_usable():
+    # Two classes that differ in feature 0 only; the 63 other features are noise of scale 1. With one
+    # training image per class, "standardising" divides each noise feature by the spread of two draws,
+    # often tiny, so test noise is blown up; the raw features keep the signal.
+    gen = torch.Generator().manual_seed(8)
+    def draw(n: int, label: int) -> torch.Tensor:
+        x = torch.randn(n, 64, generator=gen)
+        x[:, 0] += 12.0 * (2 * label - 1)
+        return x
+    train_x, train_y = torch.cat([draw(1, 0), draw(1, 1)]), torch.tensor([0, 1])
+    test_x, test_y = torch.cat([draw(200, 0), draw(200, 1)]), torch.tensor([0] * 200 + [1] * 200)
+    raw = cc.fit_linear_probe(train_x, train_y, 2, lr=0.01, standardize=False)
+    assert torch.equal(raw.mean, torch.zeros(64)) and torch.equal(raw.std, torch.ones(64))
+    torch.testing.assert_close(raw.logits(test_x), raw.linear(test_x))
+    raw_acc = (raw.predict(test_x) == test_y).float().mean().item()
+    standardised_acc = (cc.fit_linear_probe(train_x, train_y, 2, lr=0.01).predict(test_x) == test_y).float().mean().item()
+    assert raw_acc > 0.95 and standardised_acc < raw_acc - 0.1, (raw_acc, standardised_acc)
+
+
 def test_fit_linear_probe_is_seeded_and_works_inside_inference_mode():
     gen = torch.Generator().manual_seed(6)
     x, y = _clouds(gen, 60, torch.randn(2, 4, generator=gen))

