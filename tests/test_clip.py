@@ -167,7 +167,8 @@ def test_fit_linear_probe_without_standardising_keeps_one_image_per_class_usable
     assert torch.equal(raw.mean, torch.zeros(64)) and torch.equal(raw.std, torch.ones(64))
     torch.testing.assert_close(raw.logits(test_x), raw.linear(test_x))
     raw_acc = (raw.predict(test_x) == test_y).float().mean().item()
-    standardised_acc = (cc.fit_linear_probe(train_x, train_y, 2, lr=0.01).predict(test_x) == test_y).float().mean().item()
+    standardised = cc.fit_linear_probe(train_x, train_y, 2, lr=0.01)
+    standardised_acc = (standardised.predict(test_x) == test_y).float().mean().item()
     assert raw_acc > 0.95 and standardised_acc < raw_acc - 0.1, (raw_acc, standardised_acc)
 
 

@@ -138,7 +138,8 @@ def test_show_setup_prints_every_call(monkeypatch: pytest.MonkeyPatch, capsys: p
 
 
 def test_random_weights_banner_says_what_why_and_what_it_means():
-    banner = runtime.random_weights_banner("'resnet18'", "ResNet18_Weights.IMAGENET1K_V1", "the download failed (URLError)",
+    banner = runtime.random_weights_banner("'resnet18'", "ResNet18_Weights.IMAGENET1K_V1",
+                                           "the download failed (URLError)",
                                            "accuracies are NOT those of transfer learning")
     rule = "=" * 78
     assert banner.splitlines() == [
