@@ -49,3 +49,37 @@ def test_regenerate_works_without_the_environment_on_path() -> None:
     result = subprocess.run([sys.executable, "-m", "tools.regenerate", "--check", find_lessons()[0]], cwd=REPO_ROOT,
                             env=env, text=True, capture_output=True, timeout=300, check=False)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+
+
+def test_a_student_left_without_an_autograded_notebook_is_graded_once_more(tmp_path, monkeypatch, capsys) -> None:
+    """A kernel that lost its port leaves one student ungraded; that student alone runs again."""
+    import tools.grade as grade
+
+    lesson, roster = "00_x", {"ann": "Ann", "bob": "Bob", "cem": "Cem"}
+    for student in ("ann", "bob"):  # cem submitted nothing: not retried
+        (tmp_path / "grading" / "submitted" / student / lesson).mkdir(parents=True)
+    calls: list[list[str]] = []
+
+    def fake_nbgrader(args: list[str], **_: object) -> int:
+        calls.append(args)
+        first = len(calls) == 1
+        for student in (["ann"] if first else [a.split("=")[1] for a in args if a.startswith("--student=")]):
+            out = tmp_path / "grading" / "autograded" / student / lesson / f"{lesson}.ipynb"
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_text("{}")
+        return 1 if first else 0  # the first run fails: bob's kernel died
+
+    monkeypatch.setattr(grade, "run_filtered", fake_nbgrader)
+    assert grade.not_autograded(tmp_path, lesson, roster) == ["ann", "bob"]
+    assert grade.autograde(tmp_path, lesson, roster, ["--Execute.timeout=5"], env={}) is True
+    assert calls == [["autograde", lesson, "--force", "--Execute.timeout=5"],
+                     ["autograde", lesson, "--force", "--student=bob", "--Execute.timeout=5"]]
+    assert "no autograded notebook for bob: grading them once more" in capsys.readouterr().out
+
+
+def test_a_student_still_ungraded_after_the_retry_fails_the_lesson(tmp_path, monkeypatch) -> None:
+    import tools.grade as grade
+
+    (tmp_path / "grading" / "submitted" / "ann" / "00_x").mkdir(parents=True)
+    monkeypatch.setattr(grade, "run_filtered", lambda args, **_: 0)  # "succeeds" but writes nothing
+    assert grade.autograde(tmp_path, "00_x", {"ann": "Ann"}, [], env={}) is False

@@ -16,7 +16,9 @@ folder ``grading/release/`` records the notebooks, test cells and points from ``
 without touching ``notebooks/``), then runs ``nbgrader autograde <lesson> --force`` for the
 roster's students only, with nbgrader's known-harmless warnings filtered out, and ends with a
 summary per student: score per lesson (a missing submission is a 0, as in ``grades.csv``), the
-cells that raised an error and the cells cut off by the time limit. Notebooks run in the quick mode (nbgrader sets ``NBGRADER_EXECUTION``) with
+cells that raised an error and the cells cut off by the time limit. A student left without an
+autograded notebook (typically a kernel that failed to start because another program took its
+port) is graded once more on their own. Notebooks run in the quick mode (nbgrader sets ``NBGRADER_EXECUTION``) with
 offline stand-ins allowed (``COURSE_ALLOW_STANDINS=1``) so grading never depends on a download.
 Extra options after ``--`` go to nbgrader, e.g. ``-- --Execute.timeout=1200``.
 """
@@ -147,6 +149,31 @@ def run_filtered(args: list[str], *, cwd: Path, env: dict[str, str]) -> int:
     return proc.wait()
 
 
+def not_autograded(root: Path, lesson: str, roster: dict[str, str]) -> list[str]:
+    """Roster students who submitted ``lesson`` but have no autograded notebook of it."""
+    submitted = root / GRADING_DIR / "submitted"
+    return sorted(student for student in roster
+                  if (submitted / student / lesson).is_dir()
+                  and not (root / GRADING_DIR / "autograded" / student / lesson / f"{lesson}.ipynb").exists())
+
+
+def autograde(root: Path, lesson: str, roster: dict[str, str], options: list[str], env: dict[str, str]) -> bool:
+    """``nbgrader autograde LESSON --force OPTIONS``; True when it succeeded for every roster student.
+
+    A kernel that fails to start (another program took its port between jupyter_client choosing
+    it and the kernel binding it) leaves a student without an autograded notebook; each such
+    student is graded once more on their own.
+    """
+    ok = run_filtered(["autograde", lesson, "--force", *options], cwd=root, env=env) == 0
+    retry = not_autograded(root, lesson, roster)
+    if not retry:
+        return ok
+    print(f"no autograded notebook for {', '.join(retry)}: grading them once more")
+    codes = [run_filtered(["autograde", lesson, "--force", f"--student={student}", *options], cwd=root, env=env)
+             for student in retry]
+    return not any(codes) and not not_autograded(root, lesson, roster)
+
+
 def cell_problems(root: Path, lesson: str, student: str) -> tuple[list[str], list[str]]:
     """The cells of a student's autograded notebook that raised an error, and those cut off by the time limit."""
     path = root / GRADING_DIR / "autograded" / student / lesson / f"{lesson}.ipynb"
@@ -240,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
         failed = []
         for lesson in lessons:
             start = time.monotonic()
-            if run_filtered(["autograde", lesson, "--force", *exclude, *extra], cwd=root, env=env) != 0:
+            if not autograde(root, lesson, roster, [*exclude, *extra], env):
                 failed.append(lesson)
             print(f"autograde {lesson}: {time.monotonic() - start:.0f} s")
         print_summary(root, lessons, roster)
