@@ -16,6 +16,7 @@ Lessons import it as ``import course_utils as cu``. Each module has one job:
 * ``plotting``   – figures for images, curves, confusion matrices and predictions
 * ``clip``       – CLIP: open_clip loading (or a labelled stand-in), zero-shot helpers, a tiny CLIP
 * ``checks``     – assertions with clear messages for the lessons' test cells
+* ``references`` – a result printed beside the recorded full-mode reference results
 """
 
 from . import checks
@@ -39,6 +40,8 @@ from .plotting import *  # noqa: F403
 from .plotting import __all__ as _plotting_all
 from .pretrained import *  # noqa: F403
 from .pretrained import __all__ as _pretrained_all
+from .references import *  # noqa: F403
+from .references import __all__ as _references_all
 from .runtime import *  # noqa: F403
 from .runtime import __all__ as _runtime_all
 from .transfer import *  # noqa: F403
@@ -63,4 +66,5 @@ __all__ = [
     *_evaluation_all,
     *_plotting_all,
     *_clip_all,
+    *_references_all,
 ]

@@ -158,9 +158,10 @@ class ClassScores:
 class EvaluationReport:
     """Everything ``evaluate`` measured. Scores are fractions in [0, 1].
 
-    ``precision``, ``recall`` and ``f1`` are macro averages: the plain mean over
-    classes (classes that appear neither among the targets nor the predictions are
-    left out, as in torchmetrics). ``top_k_accuracy[k]`` is the fraction of
+    ``precision``, ``recall`` and ``f1`` are macro averages computed by
+    ``macro_scores_from_confusion``, the course's one definition: the plain mean over
+    the classes that occur (as a target or a prediction), a 0/0 score counting as 0.
+    ``top_k_accuracy[k]`` is the fraction of
     examples whose true class is among the k most probable. ``confusion[i, j]``
     counts examples of true class i predicted as class j.
     """
@@ -293,11 +294,12 @@ def classification_report(
         for c in range(num_classes)
     )
     confusion = tmf.confusion_matrix(preds, targets, task="multiclass", num_classes=num_classes).to(torch.int64)
+    macro = macro_scores_from_confusion(confusion)  # the course's one definition of the macro averages
     return EvaluationReport(
         accuracy=float(metric(tmf.accuracy, "micro")),
-        precision=float(metric(tmf.precision, "macro")),
-        recall=float(metric(tmf.recall, "macro")),
-        f1=float(metric(tmf.f1_score, "macro")),
+        precision=macro.precision,
+        recall=macro.recall,
+        f1=macro.f1,
         top_k_accuracy={k: float(metric(tmf.accuracy, "micro", inputs=probs, k=k)) for k in ks},
         confusion=confusion,
         per_class=per_class,
@@ -385,8 +387,11 @@ def macro_scores_from_confusion(confusion: torch.Tensor) -> MacroScores:
     For class c: precision = C[c, c] / (column c total), recall = C[c, c] / (row c
     total), F1 = 2·P·R / (P + R). A score whose denominator is 0 (a class never
     predicted, a class without examples) counts as 0, as in scikit-learn with
-    ``zero_division=0``. Every class counts in the averages, so one class the
-    model never gets right pulls them down however rare it is — unlike accuracy.
+    ``zero_division=0``. The averages are over the classes that occur as a target
+    or a prediction: a class absent from both has no score at all, so it is left
+    out (scikit-learn's and torchmetrics' default), instead of counting as a 0 the
+    model did not earn. Every class that occurs counts the same, so one class the
+    model never gets right pulls the averages down however rare it is — unlike accuracy.
     """
     confusion = require_tensor("confusion", confusion, ndim=2)
     if confusion.shape[0] != confusion.shape[1]:
@@ -402,4 +407,7 @@ def macro_scores_from_confusion(confusion: torch.Tensor) -> MacroScores:
     precision = ratio(correct, counts.sum(dim=0))
     recall = ratio(correct, counts.sum(dim=1))
     f1 = ratio(2 * precision * recall, precision + recall)
-    return MacroScores(float(precision.mean()), float(recall.mean()), float(f1.mean()))
+    occurs = (counts.sum(dim=0) + counts.sum(dim=1)) > 0
+    if not bool(occurs.any()):
+        raise ValueError("confusion: expected at least one count, got a matrix of zeros")
+    return MacroScores(*(float(score[occurs].mean()) for score in (precision, recall, f1)))
