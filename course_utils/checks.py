@@ -27,10 +27,18 @@ __all__ = [
 ]
 
 
-def _as_tensor(value: Any) -> torch.Tensor:
+def _as_tensor(value: Any, name: str) -> torch.Tensor:
+    """``value`` as a CPU tensor; anything that is not numbers fails as a test (AssertionError), not a crash."""
     if isinstance(value, torch.Tensor):
         return value.detach().cpu()
-    return torch.as_tensor(np.asarray(value))
+    try:
+        array = np.asarray(value)
+        if array.dtype == object or array.dtype.kind in "USV":
+            raise TypeError(array.dtype)
+        return torch.as_tensor(array)
+    except (TypeError, ValueError, RuntimeError):
+        raise AssertionError(f"{name}: expected numbers (a tensor, an array or a number), "
+                             f"got {describe(value)}") from None
 
 
 def assert_type(value: Any, expected_type: type | tuple[type, ...], name: str = "result") -> None:
@@ -58,10 +66,10 @@ def assert_dtype(value: Any, expected_dtype: Any, name: str = "result") -> None:
     dtype = getattr(value, "dtype", None)
     if dtype is None:
         raise AssertionError(f"{name}: expected dtype {expected_dtype}, got {describe(value)}")
-    if isinstance(value, np.ndarray):
-        matches = dtype == np.dtype(expected_dtype)
-    else:
-        matches = dtype == expected_dtype
+    try:
+        matches = dtype == np.dtype(expected_dtype) if isinstance(value, np.ndarray) else dtype == expected_dtype
+    except TypeError:  # e.g. a torch dtype expected of a NumPy array
+        matches = False
     if not matches:
         raise AssertionError(f"{name}: expected dtype {expected_dtype}, got {dtype}")
 
@@ -69,14 +77,21 @@ def assert_dtype(value: Any, expected_dtype: Any, name: str = "result") -> None:
 def assert_equal(actual: Any, expected: Any, name: str = "result") -> None:
     """Fail unless ``actual == expected`` (element-wise for tensors and arrays)."""
     if isinstance(expected, (torch.Tensor, np.ndarray)) or isinstance(actual, (torch.Tensor, np.ndarray)):
-        a, e = _as_tensor(actual), _as_tensor(expected)
+        a, e = _as_tensor(actual, name), _as_tensor(expected, name)
         if a.shape != e.shape:
             raise AssertionError(f"{name}: expected shape {tuple(e.shape)}, got {tuple(a.shape)}")
-        if not torch.equal(a.to(e.dtype) if a.dtype != e.dtype else a, e):
-            wrong = int((a.to(e.dtype) != e).sum())
-            raise AssertionError(f"{name}: {wrong} of {e.numel()} values differ from the expected ones")
+        # compare in a type that holds both (never cast the answer to the expected dtype: 2.9 is not 2)
+        common = torch.promote_types(a.dtype, e.dtype)
+        differ = a.to(common) != e.to(common)
+        if bool(differ.any()):
+            raise AssertionError(f"{name}: {int(differ.sum())} of {e.numel()} values differ from the expected ones"
+                                 + (f" (got dtype {a.dtype}, expected {e.dtype})" if a.dtype != e.dtype else ""))
         return
-    if actual != expected:
+    try:
+        same = bool(actual == expected)
+    except (TypeError, ValueError, RuntimeError):
+        same = False
+    if not same:
         raise AssertionError(f"{name}: expected {expected!r}, got {actual!r}")
 
 
@@ -97,7 +112,7 @@ def assert_close(
         if not abs(got - expected) <= atol + rtol * abs(expected):
             raise AssertionError(f"{name}: expected {expected:.6g} (±{atol + rtol * abs(expected):.2g}), got {got:.6g}")
         return
-    a, e = _as_tensor(actual), _as_tensor(expected)
+    a, e = _as_tensor(actual, name), _as_tensor(expected, name)
     if a.shape != e.shape:
         raise AssertionError(f"{name}: expected shape {tuple(e.shape)}, got {tuple(a.shape)}")
     a64, e64 = a.double(), e.double()
@@ -113,9 +128,11 @@ def assert_close(
 
 def assert_in_range(value: Any, low: float, high: float, name: str = "result") -> None:
     """Fail unless every element of ``value`` lies in ``[low, high]``."""
-    t = _as_tensor(value).double()
+    t = _as_tensor(value, name).double()
     if t.numel() == 0:
         raise AssertionError(f"{name}: expected values in [{low}, {high}], got an empty {describe(value)}")
+    if bool(t.isnan().any()):
+        raise AssertionError(f"{name}: expected values in [{low}, {high}], got {int(t.isnan().sum())} NaN of {t.numel()}")
     lo, hi = t.min().item(), t.max().item()
     if lo < low or hi > high:
         raise AssertionError(f"{name}: expected values in [{low}, {high}], got values from {lo:.4g} to {hi:.4g}")

@@ -76,3 +76,51 @@ def test_assert_param_count() -> None:
     checks.assert_param_count(model, 6, trainable_only=True)
     with pytest.raises(AssertionError, match="head: expected 9 parameters, got 8"):
         checks.assert_param_count(model, 9, "head")
+
+
+# --- holes found by the exercise audit (issue #16) ------------------------------------------------
+
+def test_assert_in_range_fails_on_nan():
+    with pytest.raises(AssertionError, match=r"probs: expected values in \[0, 1\], got 1 NaN of 3"):
+        checks.assert_in_range(torch.tensor([0.2, float("nan"), 0.5]), 0, 1, "probs")
+
+
+@pytest.mark.parametrize("actual, expected", [
+    (torch.tensor([2.9]), torch.tensor([2])),  # not truncated to the expected dtype
+    (torch.tensor([300]), torch.tensor([44], dtype=torch.uint8)),  # no uint8 wrap-around
+    (np.array([0.5]), torch.tensor([0])),
+])
+def test_assert_equal_never_casts_the_answer_to_the_expected_dtype(actual, expected):
+    with pytest.raises(AssertionError, match=r"result: 1 of 1 values differ from the expected ones \(got dtype"):
+        checks.assert_equal(actual, expected)
+
+
+def test_assert_equal_accepts_equal_values_of_different_dtypes():
+    checks.assert_equal(torch.tensor([1, 2], dtype=torch.int32), torch.tensor([1, 2]))
+    checks.assert_equal(torch.tensor([1.0, 2.0]), np.array([1, 2]))
+
+
+@pytest.mark.parametrize("check", [
+    lambda: checks.assert_equal(["a", None], torch.tensor([1, 2]), "x"),
+    lambda: checks.assert_close({"a": 1}, torch.tensor([1.0]), "x"),
+    lambda: checks.assert_in_range("text", 0, 1, "x"),
+    lambda: checks.assert_in_range([1, [2, 3]], 0, 1, "x"),
+    lambda: checks.assert_equal(np.array([1, 2]), [[1, 2], [3]], "x"),
+])
+def test_answers_that_are_not_numbers_fail_as_tests_not_crashes(check):
+    with pytest.raises(AssertionError, match=r"x: expected numbers"):
+        check()
+
+
+def test_assert_equal_on_values_that_cannot_be_compared_is_a_failed_test():
+    class Odd:
+        def __eq__(self, other):
+            raise ValueError("ambiguous")
+
+    with pytest.raises(AssertionError, match="x: expected 3, got"):
+        checks.assert_equal(Odd(), 3, "x")
+
+
+def test_assert_dtype_of_a_numpy_array_against_a_torch_dtype_fails_as_a_test():
+    with pytest.raises(AssertionError, match="a: expected dtype torch.float32, got float32"):
+        checks.assert_dtype(np.zeros(2, dtype=np.float32), torch.float32, "a")
