@@ -1,0 +1,93 @@
+"""Typical wrong answers (and correct alternatives) for lesson 03's exercises; run by tools.wrong_answers."""
+
+from tools.wrong_answers import Answer
+
+TRAIN_STEP = '''
+def train_step(model, loader, loss_fn, optimizer, device):
+    {train}
+    loss_sum, correct, seen, batches = 0.0, 0, 0, 0
+    for images, labels in loader:
+        images, labels = {move}
+        logits = model(images)
+        loss = loss_fn(logits, labels)
+        {zero}
+        loss.backward()
+        optimizer.step()
+        batch = labels.shape[0]
+        loss_sum += {loss_term}
+        correct += (logits.argmax(dim=1) == labels).sum().item()
+        seen += batch
+        batches += 1
+    return {{"loss": loss_sum / {loss_div}, "acc": {acc}}}
+'''
+
+
+def train_step(train="model.train()", move="images.to(device), labels.to(device)", zero="optimizer.zero_grad()",
+               loss_term="loss.item() * batch", loss_div="seen", acc="correct / seen") -> str:
+    return TRAIN_STEP.format(train=train, move=move, zero=zero, loss_term=loss_term, loss_div=loss_div, acc=acc)
+
+
+EVAL_STEP = '''
+def eval_step(model, loader, loss_fn, device):
+    {mode}
+    loss_sum, correct, seen, batches = 0.0, 0, 0, 0
+    with {context}:
+        for images, labels in loader:
+            images, labels = images.to(device), labels.to(device)
+            logits = model(images)
+            batch = labels.shape[0]
+            loss_sum += {loss_term}
+            correct += (logits.argmax(dim=1) == labels).sum().item()
+            seen += batch
+            batches += 1
+    return {{"loss": loss_sum / {loss_div}, "acc": {acc}}}
+'''
+
+
+def eval_step(mode="model.eval()", context="torch.inference_mode()", loss_term="loss_fn(logits, labels).item() * batch",
+              loss_div="seen", acc="correct / seen") -> str:
+    return EVAL_STEP.format(mode=mode, context=context, loss_term=loss_term, loss_div=loss_div, acc=acc)
+
+
+CONV = '''
+import math
+def conv_output_size(size, kernel_size, stride=1, padding=0, dilation=1):
+    for name, value in (("size", size), ("kernel_size", kernel_size), ("stride", stride), ("dilation", dilation)):
+        if value < 1:
+            raise ValueError(f"{{name}}: expected an integer >= 1, got {{value}}")
+    if padding < 0:
+        raise ValueError(f"padding: expected an integer >= 0, got {{padding}}")
+    out = {formula}
+    if out < 1:
+        raise ValueError("the kernel does not fit")
+    return out
+'''
+
+ANSWERS = {
+    "ex1_train_step": [
+        Answer("loss averaged over batches, not samples", train_step(loss_term="loss.item()", loss_div="batches")),
+        Answer("no optimizer.zero_grad()", train_step(zero="pass")),
+        Answer("forgets model.train()", train_step(train="pass")),
+        Answer("accuracy as a percentage", train_step(acc="100 * correct / seen")),
+        Answer("never moves the batch to the device", train_step(move="images, labels")),
+        Answer("zero_grad after backward (correct too)", train_step().replace(
+            "        optimizer.zero_grad()\n        loss.backward()\n        optimizer.step()",
+            "        loss.backward()\n        optimizer.step()\n        optimizer.zero_grad()"), correct=True),
+    ],
+    "ex2_eval_step": [
+        Answer("forgets model.eval()", eval_step(mode="pass")),
+        Answer("loss averaged over batches", eval_step(loss_term="loss_fn(logits, labels).item()", loss_div="batches")),
+        Answer("keeps gradients", eval_step(context="torch.enable_grad()")),
+        Answer("torch.no_grad instead of inference_mode (correct too)", eval_step(context="torch.no_grad()"),
+               correct=True),
+    ],
+    "ex3_conv_output_size": [
+        Answer("round instead of floor", CONV.format(
+            formula="round((size + 2 * padding - dilation * (kernel_size - 1) - 1) / stride) + 1")),
+        Answer("ignores dilation", CONV.format(formula="(size + 2 * padding - kernel_size) // stride + 1")),
+        Answer("padding counted once", CONV.format(
+            formula="(size + padding - dilation * (kernel_size - 1) - 1) // stride + 1")),
+        Answer("math.floor of the true division (correct too)", CONV.format(
+            formula="math.floor((size + 2 * padding - dilation * (kernel_size - 1) - 1) / stride) + 1"), correct=True),
+    ],
+}
