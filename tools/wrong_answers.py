@@ -53,11 +53,28 @@ ANSWERS_DIR = REPO_ROOT / "tests" / "wrong_answers"
 
 @dataclass(frozen=True)
 class Answer:
-    """One answer to an exercise: a typical mistake, or (``correct=True``) an equivalent correct answer."""
+    """One answer to an exercise: a typical mistake, or (``correct=True``) an equivalent correct answer.
+
+    Give the whole answer cell as ``code``, or give ``edits``: ``(old, new)`` replacements applied to
+    the solution's answer cell (each ``old`` must occur in it, so an answer cannot silently go stale).
+    """
 
     name: str
-    code: str
+    code: str = ""
     correct: bool = False
+    edits: tuple[tuple[str, str], ...] = ()
+
+    def source(self, solution: str) -> str:
+        """The answer cell's code, given the solution's."""
+        if self.code:
+            return self.code
+        if not self.edits:
+            raise ValueError(f"answer {self.name!r}: give code or edits")
+        for old, new in self.edits:
+            if old not in solution:
+                raise ValueError(f"answer {self.name!r}: {old!r} is not in the solution any more")
+            solution = solution.replace(old, new)
+        return solution
 
 
 @dataclass(frozen=True)
@@ -184,7 +201,7 @@ def run_lesson(lesson: str, answers: dict[str, list[Answer]] | None = None, *, c
                     continue
                 tests = [source_text(nb.cells[i]) for i in groups[exercise]]
                 for answer in answers.get(exercise, []):
-                    problem = attempt(answer.code)
+                    problem = attempt(answer.source(answer_source[exercise]))
                     visible = problem or next((p for p in map(attempt, map(visible_part, tests)) if p), "")
                     problem = problem or next((p for p in map(attempt, tests) if p), "")
                     outcomes.append(Outcome(lesson, exercise, answer, bool(visible), bool(problem),

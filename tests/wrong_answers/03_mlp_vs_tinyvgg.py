@@ -90,4 +90,35 @@ ANSWERS = {
         Answer("math.floor of the true division (correct too)", CONV.format(
             formula="math.floor((size + 2 * padding - dilation * (kernel_size - 1) - 1) / stride) + 1"), correct=True),
     ],
+    "ex4_tinyvgg": [
+        Answer("classifier sized without the pooling", edits=(
+            ("hidden_channels * (height // 2 // 2) * (width // 2 // 2)", "hidden_channels * height * width"),)),
+        Answer("convolutions without padding", edits=(("kernel_size=3, padding=1)", "kernel_size=3)"),)),
+        Answer("an int image_size not handled", edits=(
+            ("(image_size, image_size) if isinstance(image_size, int) else image_size", "image_size"),)),
+        Answer("one convolution per block", edits=(
+            ("            nn.ReLU(),\n            nn.Conv2d(hidden_channels, hidden_channels, kernel_size=3, padding=1),\n"
+             "            nn.ReLU(),\n            nn.MaxPool2d(kernel_size=2),\n        )\n        self.block_2",
+             "            nn.ReLU(),\n            nn.MaxPool2d(kernel_size=2),\n        )\n        self.block_2"),)),
+        Answer("F.relu in forward instead of ReLU modules (correct too)", edits=(
+            ("            nn.ReLU(),\n", ""),
+            ("        return self.classifier(self.block_2(self.block_1(x)))", """        def block(convs, x):
+            first, second, pool = convs
+            return pool(F.relu(second(F.relu(first(x)))))
+        return self.classifier(block(self.block_2, block(self.block_1, x)))""")), correct=True),
+    ],
+    "ex5_most_confused": [
+        Answer("includes the diagonal", edits=(("if i != j and confusion[i, j] > 0]", "if confusion[i, j] > 0]"),)),
+        Answer("smallest first", edits=(("cells.sort(key=lambda cell: (-cell[0], cell[1], cell[2]))",
+                                         "cells.sort(key=lambda cell: (cell[0], cell[1], cell[2]))"),)),
+        Answer("(predicted, true) instead of (true, predicted)", edits=(
+            ("return [(i, j, count) for count, i, j in cells[:k]]", "return [(j, i, count) for count, i, j in cells[:k]]"),)),
+        Answer("counts left as tensors", edits=(("cells = [(int(confusion[i, j]), i, j)", "cells = [(confusion[i, j], i, j)"),)),
+        Answer("sorted() over (true, predicted, count) tuples (correct too)", code='''
+def most_confused(confusion, k):
+    size = confusion.shape[0]
+    cells = [(i, j, int(confusion[i, j])) for i in range(size) for j in range(size) if i != j and confusion[i, j] > 0]
+    return sorted(cells, key=lambda cell: (-cell[2], cell[0], cell[1]))[:k]
+''', correct=True),
+    ],
 }

@@ -1,0 +1,70 @@
+"""Typical wrong answers (and correct alternatives) for lesson 00's exercises; run by tools.wrong_answers."""
+
+from tools.wrong_answers import Answer
+
+ANSWERS = {
+    "ex1_to_normalized_chw": [
+        Answer("reshape instead of permute", edits=(
+            ("pixels.permute(2, 0, 1)", "pixels.reshape(pixels.shape[2], pixels.shape[0], pixels.shape[1])"),)),
+        Answer("forgets to scale by 255", edits=(("pixels.permute(2, 0, 1).to(torch.float32) / 255",
+                                                  "pixels.permute(2, 0, 1).to(torch.float32)"),)),
+        Answer("divides by std before subtracting the mean", edits=(("return (x - mean) / std",
+                                                                    "return x / std - mean"),)),
+        Answer("a float64 result", edits=(("pixels.permute(2, 0, 1).to(torch.float32) / 255",
+                                           "pixels.permute(2, 0, 1).to(torch.float64) / 255"),)),
+        Answer("mean and std not reshaped to C×1×1", edits=(
+            ("mean = torch.as_tensor(mean, dtype=torch.float32).reshape(-1, 1, 1)",
+             "mean = torch.as_tensor(mean, dtype=torch.float32)"),
+            ("std = torch.as_tensor(std, dtype=torch.float32).reshape(-1, 1, 1)",
+             "std = torch.as_tensor(std, dtype=torch.float32)"))),
+        Answer("movedim and torchvision's normalize (correct too)", code='''
+def to_normalized_chw(image, mean, std):
+    from torchvision.transforms.v2 import functional as TF
+    x = torch.from_numpy(image.copy()).movedim(-1, 0).float() / 255
+    return TF.normalize(x, mean=list(mean), std=list(std))
+''', correct=True),
+    ],
+    "ex2_to_display_hwc": [
+        Answer("truncates instead of rounding", edits=(("pixels.round().clamp(0, 255)", "pixels.clamp(0, 255)"),)),
+        Answer("no clipping: uint8 wraps around", edits=(("pixels.round().clamp(0, 255)", "pixels.round()"),)),
+        Answer("reshape instead of permute", edits=(
+            ("pixels.permute(1, 2, 0).numpy()", "pixels.reshape(pixels.shape[1], pixels.shape[2], pixels.shape[0]).numpy()"),)),
+        Answer("un-normalises the caller's tensor in place", edits=(
+            ("(tensor.detach().cpu().to(torch.float32) * std + mean) * 255", "tensor.detach().mul_(std).add_(mean) * 255"),)),
+        Answer("returns a tensor, not a NumPy array", edits=(("pixels.permute(1, 2, 0).numpy()",
+                                                              "pixels.permute(1, 2, 0)"),)),
+        Answer("clamp(min, max) and byte() (correct too)", edits=(
+            ("pixels.round().clamp(0, 255).to(torch.uint8)", "torch.clamp(torch.round(pixels), min=0, max=255).byte()"),),
+            correct=True),
+    ],
+    "ex3_bytes_for": [
+        Answer("always 4 bytes per element", edits=(("* dtype.itemsize", "* 4"),)),
+        Answer("bits instead of bytes", edits=(("* dtype.itemsize", "* dtype.itemsize * 8"),)),
+        Answer("fits_in_memory ignores the fraction", edits=(("<= fraction * ram_bytes", "<= ram_bytes"),)),
+        Answer("fits_in_memory with < instead of <=", edits=(("<= fraction * ram_bytes", "< fraction * ram_bytes"),)),
+        Answer("element_size of an empty tensor (correct too)", edits=(
+            ("* dtype.itemsize", "* torch.empty(0, dtype=dtype).element_size()"),), correct=True),
+    ],
+    "ex4_channel_mean_std": [
+        Answer("sample std (correction=1)", edits=(("correction=0", "correction=1"),)),
+        Answer("forgets to scale uint8 by 255", edits=(("        x = x / 255\n", "        pass\n"),)),
+        Answer("reduces over the wrong dimensions", edits=(("dims = (0, 2, 3)", "dims = (0, 1, 2)"),)),
+        Answer("averages per-image stds", edits=(("std = x.std(dim=dims, correction=0)",
+                                                  "std = x.std(dim=(2, 3), correction=0).mean(dim=0)"),)),
+        Answer("returns float64", edits=(("return mean.to(torch.float32), std.to(torch.float32)",
+                                          "return mean, std"),)),
+        Answer("torch.std_mean (correct too)", edits=(
+            ("    mean = x.mean(dim=dims)\n    std = x.std(dim=dims, correction=0)",
+             "    std, mean = torch.std_mean(x, dim=dims, correction=0)"),), correct=True),
+    ],
+    "ex5_gray_to_rgb": [
+        Answer("repeat: copies the memory", edits=(("return images.expand(*sizes)",
+                                                    "return images.repeat(*[3 if s == 3 else 1 for s in sizes])"),)),
+        Answer("always the first dimension", edits=(("channel_dim = images.ndim - 3", "channel_dim = 0"),)),
+        Answer("no check of the channel count", edits=(("if images.shape[channel_dim] != 1:", "if False:"),)),
+        Answer("torch.broadcast_to (correct too)", edits=(
+            ("return images.expand(*sizes)",
+             "return torch.broadcast_to(images, [3 if s == 3 else images.shape[i] for i, s in enumerate(sizes)])"),),
+            correct=True),
+    ],
+}

@@ -1,0 +1,85 @@
+"""Typical wrong answers (and correct alternatives) for lesson 01's exercises; run by tools.wrong_answers."""
+
+from tools.wrong_answers import Answer
+
+STATS_MEAN_OF_BATCHES = '''
+def loader_channel_stats(loader):
+    means, stds = [], []
+    for images, _ in loader:
+        x = torch.as_tensor(images).to(torch.float64)
+        means.append(x.mean(dim=(0, 2, 3)))
+        stds.append(x.std(dim=(0, 2, 3), correction=0))
+    return torch.stack(means).mean(dim=0), torch.stack(stds).mean(dim=0)
+'''
+
+STATS_TWO_PASSES = '''
+def loader_channel_stats(loader):
+    total, count = 0, 0
+    for images, _ in loader:
+        x = torch.as_tensor(images).to(torch.float64)
+        total = total + x.sum(dim=(0, 2, 3))
+        count += x.shape[0] * x.shape[2] * x.shape[3]
+    mean = total / count
+    squares = 0
+    for images, _ in loader:
+        x = torch.as_tensor(images).to(torch.float64)
+        squares = squares + (x - mean.reshape(1, -1, 1, 1)).square().sum(dim=(0, 2, 3))
+    return mean, (squares / count).sqrt()
+'''
+
+STATS_CONCATENATE = '''
+def loader_channel_stats(loader):
+    batches = [torch.as_tensor(images).to(torch.float64) for images, _ in loader]
+    if not batches:
+        raise ValueError("loader: expected at least one batch, got none")
+    std, mean = torch.std_mean(torch.cat(batches), dim=(0, 2, 3), correction=0)
+    return mean, std
+'''
+
+ANSWERS = {
+    "ex1_iterations_per_epoch": [
+        Answer("ignores drop_last", edits=(("if drop_last or remainder == 0:", "if remainder == 0:"),)),
+        Answer("always rounds down", edits=(("    return full_batches + 1", "    return full_batches"),)),
+        Answer("an extra batch when n divides evenly", edits=(("if drop_last or remainder == 0:", "if drop_last:"),)),
+        Answer("accepts True as a number", edits=(("if isinstance(value, bool) or not isinstance(value, int):",
+                                                   "if not isinstance(value, int):"),)),
+        Answer("ceiling division by negation (correct too)", edits=(
+            ("    full_batches, remainder = divmod(n, batch_size)\n"
+             "    if drop_last or remainder == 0:\n        return full_batches\n    return full_batches + 1",
+             "    return n // batch_size if drop_last else -(-n // batch_size)"),), correct=True),
+    ],
+    "ex2_loader_channel_stats": [
+        Answer("mean of per-batch statistics", STATS_MEAN_OF_BATCHES),
+        Answer("sample variance (divides by count - 1)", edits=(("total_sq / count - mean.square()",
+                                                                 "(total_sq - count * mean.square()) / (count - 1)"),)),
+        Answer("iterates the loader twice", STATS_TWO_PASSES),
+        Answer("concatenate, then std_mean (correct too)", STATS_CONCATENATE, correct=True),
+    ],
+    "ex3_image_file_dataset": [
+        Answer("no check that labels match paths", edits=(("if len(paths) != len(labels):", "if False:"),)),
+        Answer("ignores the transform", edits=(("            image = self.transform(image)", "            pass"),)),
+        Answer("label as a float", edits=(("self.labels = [int(label) for label in labels]",
+                                           "self.labels = [float(label) for label in labels]"),)),
+        Answer("torchvision.io.decode_image (correct too)", edits=(
+            ('image = cu.decode_image(str(self.paths[index]), mode="UNCHANGED")',
+             "import torchvision\n        image = torchvision.io.decode_image(str(self.paths[index]))"),), correct=True),
+    ],
+    "ex4_build_image_folder": [
+        Answer("folders named by label number", edits=(("folder = root / class_names[int(labels[index])]",
+                                                        "folder = root / str(int(labels[index]))"),)),
+        Answer("class_to_idx in the given order, not ImageFolder's", edits=(
+            ("return dataset, dataset.class_to_idx",
+             "return dataset, {name: i for i, name in enumerate(class_names)}"),)),
+        Answer("ignores the transform", edits=(("ImageFolder(root, transform=transform)", "ImageFolder(root)"),)),
+    ],
+    "ex5_memmap_dataset": [
+        Answer("loads the whole file into memory", edits=(('np.load(npy_path, mmap_mode="r")', "np.load(npy_path)"),)),
+        Answer("a tensor over the read-only memory map", edits=(("torch.from_numpy(np.array(self.images[index]))",
+                                                                 "torch.from_numpy(self.images[index])"),)),
+        Answer("label as a NumPy integer", edits=(("return image, int(self.labels[index])",
+                                                   "return image, self.labels[index]"),)),
+        Answer("no check of the label count", edits=(("if len(labels) != self.images.shape[0]:", "if False:"),)),
+        Answer("torch.tensor copies the row (correct too)", edits=(
+            ("torch.from_numpy(np.array(self.images[index]))", "torch.tensor(self.images[index])"),), correct=True),
+    ],
+}

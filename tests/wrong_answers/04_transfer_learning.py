@@ -1,0 +1,71 @@
+"""Typical wrong answers (and correct alternatives) for lesson 04's exercises; run by tools.wrong_answers."""
+
+from tools.wrong_answers import Answer
+
+FREEZE_AFTER = '''
+def prepare_feature_extraction(model, num_classes):
+    if isinstance(getattr(model, "fc", None), nn.Linear):
+        model.fc = nn.Linear(model.fc.in_features, num_classes)
+    else:
+        position = max(i for i, layer in enumerate(model.classifier) if isinstance(layer, nn.Linear))
+        model.classifier[position] = nn.Linear(model.classifier[position].in_features, num_classes)
+    for parameter in model.parameters():
+        parameter.requires_grad_(False)
+    return model
+'''
+
+LEAKS_FILECMP = '''
+import filecmp
+
+
+def find_leaks(train_files, test_files):
+    return sorted({str(t) for t in test_files if any(filecmp.cmp(t, s, shallow=False) for s in train_files)})
+'''
+
+ANSWERS = {
+    "ex1_prepare_feature_extraction": [
+        Answer("forgets to freeze", edits=(("parameter.requires_grad_(False)", "pass"),)),
+        Answer("freezes after replacing the head (the new head is frozen too)", FREEZE_AFTER),
+        Answer("replaces the first Linear of the classifier", edits=(("position = max(", "position = min("),)),
+        Answer("hard-codes 512 input features", edits=(("nn.Linear(model.fc.in_features, num_classes)",
+                                                        "nn.Linear(512, num_classes)"),)),
+    ],
+    "ex2_discriminative_groups": [
+        Answer("the head gets the smallest learning rate", edits=(("factor ** (len(groups) - 1 - index)",
+                                                                   "factor ** index"),)),
+        Answer("multiplies instead of dividing", edits=(("head_lr / factor **", "head_lr * factor **"),)),
+        Answer("includes frozen parameters", edits=((" if p.requires_grad]", "]"),)),
+        Answer("no check for forgotten parameters", edits=(("    if missing:", "    if False:"),)),
+    ],
+    "ex3_residual_block": [
+        Answer("no projection when the shape changes", edits=(
+            ("if in_channels == out_channels and stride == 1:", "if True:"),)),
+        Answer("ReLU before the addition", edits=(("return F.relu(out + self.shortcut(x))",
+                                                   "return F.relu(out) + self.shortcut(x)"),)),
+        Answer("convolutions with biases", edits=(("bias=False", "bias=True"),)),
+        Answer("nn.ReLU modules instead of F.relu (correct too)", edits=(
+            ("        self.bn2 = nn.BatchNorm2d(out_channels)\n",
+             "        self.bn2 = nn.BatchNorm2d(out_channels)\n        self.relu = nn.ReLU()\n"),
+            ("out = F.relu(self.bn1(self.conv1(x)))", "out = self.relu(self.bn1(self.conv1(x)))"),
+            ("return F.relu(out + self.shortcut(x))", "return self.relu(out + self.shortcut(x))")), correct=True),
+    ],
+    "ex4_macro_prf": [
+        Answer("macro F1 as the harmonic mean of macro P and R", edits=(
+            ("float(f1.mean())",
+             "float(2 * precision.mean() * recall.mean() / (precision.mean() + recall.mean()))"),)),
+        Answer("rows and columns swapped", edits=(("predicted, actual = counts.sum(dim=0), counts.sum(dim=1)",
+                                                   "predicted, actual = counts.sum(dim=1), counts.sum(dim=0)"),)),
+        Answer("0/0 gives NaN", edits=(
+            ("precision = torch.where(predicted > 0, correct / predicted.clamp_min(1), torch.zeros_like(correct))",
+             "precision = correct / predicted"),)),
+        Answer("returns tensors", edits=(("return float(precision.mean()), float(recall.mean()), float(f1.mean())",
+                                          "return precision.mean(), recall.mean(), f1.mean()"),)),
+    ],
+    "ex5_find_leaks": [
+        Answer("compares file names, not contents", edits=(
+            ("return hashlib.sha256(Path(path).read_bytes()).hexdigest()", "return Path(path).name"),)),
+        Answer("returns Path objects", edits=(("{str(path) for path in test_files", "{Path(path) for path in test_files"),)),
+        Answer("not sorted", edits=(("return sorted({str(path)", "return list({str(path)"),)),
+        Answer("filecmp, pair by pair (correct too)", LEAKS_FILECMP, correct=True),
+    ],
+}

@@ -1,0 +1,74 @@
+"""Typical wrong answers (and correct alternatives) for lesson 05's exercises; run by tools.wrong_answers."""
+
+from tools.wrong_answers import Answer
+
+ANSWERS = {
+    "ex1_cosine_logits": [
+        Answer("forgets exp of the logit scale", edits=(("dtype=images.dtype, device=images.device).exp()",
+                                                         "dtype=images.dtype, device=images.device)"),)),
+        Answer("no normalisation", edits=(("images = F.normalize(image_embeddings, dim=1)", "images = image_embeddings"),
+                                          ("texts = F.normalize(text_embeddings, dim=1)", "texts = text_embeddings"))),
+        Answer("normalises over the batch", edits=(("F.normalize(image_embeddings, dim=1)",
+                                                    "F.normalize(image_embeddings, dim=0)"),
+                                                   ("F.normalize(text_embeddings, dim=1)",
+                                                    "F.normalize(text_embeddings, dim=0)"))),
+        Answer("cosine_similarity with broadcasting (correct too)", code='''
+def cosine_logits(image_embeddings, text_embeddings, logit_scale):
+    similarity = F.cosine_similarity(image_embeddings[:, None, :], text_embeddings[None, :, :], dim=2, eps=1e-12)
+    return math.exp(float(logit_scale)) * similarity
+''', correct=True),
+    ],
+    "ex2_zero_shot_predict": [
+        Answer("softmax over the images", edits=(("logits.softmax(dim=1)", "logits.softmax(dim=0)"),)),
+        Answer("returns (preds, probs)", edits=(("return probs, probs.argmax(dim=1)", "return probs.argmax(dim=1), probs"),)),
+        Answer("ignores logit_scale", edits=(("cosine_logits(image_embeddings, class_embeddings, logit_scale)",
+                                              "cosine_logits(image_embeddings, class_embeddings, 0.0)"),)),
+        Answer("argmax of the logits (correct too)", edits=(("return probs, probs.argmax(dim=1)",
+                                                             "return probs, logits.argmax(dim=1)"),), correct=True),
+    ],
+    "ex3_ensemble_class_embeddings": [
+        Answer("averages before normalising", edits=(("F.normalize(text_embeddings, dim=2).mean(dim=1)",
+                                                      "text_embeddings.mean(dim=1)"),)),
+        Answer("the average is not normalised", edits=(
+            ("return F.normalize(F.normalize(text_embeddings, dim=2).mean(dim=1), dim=1)",
+             "return F.normalize(text_embeddings, dim=2).mean(dim=1)"),)),
+        Answer("averages over the classes", edits=((".mean(dim=1), dim=1)", ".mean(dim=0), dim=1)"),)),
+        Answer("norms by hand (correct too)", code='''
+def ensemble_class_embeddings(text_embeddings):
+    unit = text_embeddings / text_embeddings.norm(dim=2, keepdim=True)
+    mean = unit.mean(dim=1)
+    return mean / mean.norm(dim=1, keepdim=True)
+''', correct=True),
+    ],
+    "ex4_linear_probe": [
+        Answer("standardises the test set with its own statistics", edits=(
+            ("x_test = (test_features - mean) / std",
+             "x_test = (test_features - test_features.mean(dim=0)) / (test_features.std(dim=0) + 1e-6)"),)),
+        Answer("ignores steps", edits=(("for _ in range(steps):", "for _ in range(300):"),)),
+        Answer("ignores lr", edits=(("lr=lr, weight_decay", "lr=0.05, weight_decay"),)),
+        Answer("returns logits, not classes", edits=(("return probe(x_test).argmax(dim=1)", "return probe(x_test)"),)),
+    ],
+    "ex5_clip_loss": [
+        Answer("image-to-text direction only", edits=(
+            ("return (F.cross_entropy(logits, targets) + F.cross_entropy(logits.T, targets)) / 2",
+             "return F.cross_entropy(logits, targets)"),)),
+        Answer("sum of the two directions", edits=(
+            ("F.cross_entropy(logits.T, targets)) / 2", "F.cross_entropy(logits.T, targets))"),)),
+        Answer("every target is class 0", edits=(
+            ("targets = torch.arange(logits.shape[0], device=logits.device)",
+             "targets = torch.zeros(logits.shape[0], dtype=torch.long, device=logits.device)"),)),
+        Answer("text-to-image logits computed separately (correct too)", edits=(
+            ("F.cross_entropy(logits.T, targets)",
+             "F.cross_entropy(cosine_logits(text_embeddings, image_embeddings, logit_scale), targets)"),), correct=True),
+    ],
+    "ex6_patchify": [
+        Answer("reshape without permute", edits=((".permute(0, 2, 4, 1, 3, 5)", ""),)),
+        Answer("each patch flattened as (p, p, C)", edits=((".permute(0, 2, 4, 1, 3, 5)", ".permute(0, 2, 4, 3, 5, 1)"),)),
+        Answer("patches column by column", edits=((".permute(0, 2, 4, 1, 3, 5)", ".permute(0, 4, 2, 1, 3, 5)"),)),
+        Answer("no check that p divides the size", edits=(("if h % p or w % p:", "if False:"),)),
+        Answer("F.unfold (correct too)", edits=(
+            ("    patches = images.reshape(n, c, h // p, p, w // p, p).permute(0, 2, 4, 1, 3, 5)\n"
+             "    return patches.reshape(n, (h // p) * (w // p), c * p * p)",
+             "    return F.unfold(images, kernel_size=p, stride=p).transpose(1, 2)"),), correct=True),
+    ],
+}
