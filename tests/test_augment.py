@@ -32,6 +32,18 @@ def test_draws_are_per_image_and_reproducible() -> None:
     assert torch.equal(mirrored, expected_flips)
 
 
+def test_draws_come_from_the_generator_only() -> None:
+    """The same seed gives the same flips whatever torch's global random state is; another seed, other flips."""
+    images = _batch()
+    outs = []
+    for global_seed in (10, 11):
+        torch.manual_seed(global_seed)
+        outs.append(cu.random_hflip(images, generator=torch.Generator().manual_seed(5)))
+    assert torch.equal(outs[0], outs[1])
+    other = cu.random_hflip(images, generator=torch.Generator().manual_seed(6))
+    assert not torch.equal(outs[0], other)
+
+
 @pytest.mark.parametrize("p, expected", [(0.0, "same"), (1.0, "mirrored")])
 def test_probability_limits(p: float, expected: str) -> None:
     images = _batch(8)

@@ -50,24 +50,39 @@ from tools.run_lessons import lesson_env, run_notebook
 REFERENCE_FILE = Path("course_utils") / "reference_results.json"
 RECORD_ENV = "COURSE_RECORD_RESULTS"
 RUN_TIME_MARKERS = ("<!-- run-time -->", "<!-- /run-time -->")
-#: A tag as the lessons write it in ``cu.result("03.name", ...)`` or as a key of ``cu.results({...})``.
-TAG_IN_CODE = re.compile(r"""["'](\d\d\.[a-z0-9_]+)["']""")
+#: A tag as the lessons write it in ``cu.result("03.name", ...)`` or as a key of ``cu.results({...})``;
+#: an f-string tag such as ``f"04.{target}_k{k}_probe"`` stands for every tag it can produce.
+TAG_IN_CODE = re.compile(r"""["'](\d\d\.(?:[a-z0-9_]|\{[^{}"']*\})+)["']""")
 
 
 def code_hash(lesson: str, root: Path = REPO_ROOT) -> str:
-    """A hash of the code that produces the lesson's results: every code cell except the test cells."""
+    """A hash of the code that produces the lesson's results: every code cell except the exercises.
+
+    Answer and test cells are left out: the lessons' demonstrations use ``course_utils``, never a
+    learner's answer, so an exercise can change without re-recording the lesson's results.
+    """
     digest = hashlib.sha256()
     for cell in read_notebook(source_path(lesson, root)).cells:
-        if cell.cell_type == "code" and not (is_grade_cell(cell) and not is_solution_cell(cell)):
+        if cell.cell_type == "code" and not (is_grade_cell(cell) or is_solution_cell(cell)):
             digest.update(source_text(cell).encode() + b"\0")
     return digest.hexdigest()[:16]
 
 
 def tags_in_lesson(lesson: str, root: Path = REPO_ROOT) -> set[str]:
-    """The result tags of ``lesson``: string literals "NN.name" with its number, in its code cells."""
+    """The result tags of ``lesson``: string literals "NN.name" with its number, in its code cells.
+
+    A tag written as an f-string keeps its ``{...}`` fields (``"04.{target}_k{k}_probe"``);
+    ``tag_pattern`` turns it into the pattern of the tags it produces.
+    """
     number = lesson[:2]
     return {tag for cell in read_notebook(source_path(lesson, root)).cells if cell.cell_type == "code"
             for tag in TAG_IN_CODE.findall(source_text(cell)) if tag.startswith(f"{number}.")}
+
+
+def tag_pattern(tag: str) -> re.Pattern[str]:
+    """The tags a tag from ``tags_in_lesson`` stands for: itself, or every filling of its ``{...}`` fields."""
+    parts = re.split(r"\{[^{}]*\}", tag)
+    return re.compile("[a-z0-9_]+".join(map(re.escape, parts)) + "$")
 
 
 def this_machine() -> tuple[str, str, str]:
@@ -122,7 +137,7 @@ def record_lesson(lesson: str, short: str, machine: str, versions: str, root: Pa
 
 
 def _minutes(seconds: float) -> str:
-    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds:.0f} s, about {seconds / 60:.0f} min"
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds:.0f} s (about {seconds / 60:.0f} min)"
 
 
 def run_time_sentence(lesson: str, runs: Sequence[dict]) -> str:

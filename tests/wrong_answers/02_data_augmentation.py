@@ -39,6 +39,10 @@ ANSWERS = {
                                                 "soft_labels = (1 - lam) * one_hot + lam * one_hot[perm]"),)),
         Answer("another permutation for the labels", edits=(
             ("(1 - lam) * one_hot[perm]", "(1 - lam) * one_hot[torch.randperm(images.shape[0], generator=generator)]"),)),
+        Answer("lambda from torch.distributions.Beta (ignores the generator)", edits=(
+            ("        seed = int(torch.randint(2**63 - 1, (1,), generator=generator))\n"
+             "        lam = np.random.default_rng(seed).beta(alpha, alpha)",
+             "        lam = torch.distributions.Beta(alpha, alpha).sample()"),)),
         Answer("ignores the generator for the permutation", edits=(
             ("torch.randperm(images.shape[0], generator=generator)", "torch.randperm(images.shape[0])"),)),
         Answer("torch.lerp for the images (correct too)", edits=(

@@ -51,15 +51,17 @@ ANSWERS = {
     ],
     "ex4_macro_prf": [
         Answer("macro F1 as the harmonic mean of macro P and R", edits=(
-            ("float(f1.mean())",
-             "float(2 * precision.mean() * recall.mean() / (precision.mean() + recall.mean()))"),)),
+            ("float(f1[occurs].mean())", "float(2 * precision[occurs].mean() * recall[occurs].mean()"
+                                         " / (precision[occurs].mean() + recall[occurs].mean()))"),)),
+        Answer("averages over all C classes", edits=(("occurs = (predicted + actual) > 0", "occurs = predicted >= 0"),)),
         Answer("rows and columns swapped", edits=(("predicted, actual = counts.sum(dim=0), counts.sum(dim=1)",
                                                    "predicted, actual = counts.sum(dim=1), counts.sum(dim=0)"),)),
         Answer("0/0 gives NaN", edits=(
             ("precision = torch.where(predicted > 0, correct / predicted.clamp_min(1), torch.zeros_like(correct))",
              "precision = correct / predicted"),)),
-        Answer("returns tensors", edits=(("return float(precision.mean()), float(recall.mean()), float(f1.mean())",
-                                          "return precision.mean(), recall.mean(), f1.mean()"),)),
+        Answer("returns tensors", edits=(
+            ("return float(precision[occurs].mean()), float(recall[occurs].mean()), float(f1[occurs].mean())",
+             "return precision[occurs].mean(), recall[occurs].mean(), f1[occurs].mean()"),)),
     ],
     "ex5_find_leaks": [
         Answer("compares file names, not contents", edits=(
