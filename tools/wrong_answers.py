@@ -129,7 +129,7 @@ def load_answers(lesson: str, folder: Path = ANSWERS_DIR) -> dict[str, list[Answ
     return module.ANSWERS
 
 
-def test_cells_of(nb: NotebookNode) -> dict[str, list[int]]:
+def exercise_test_cells(nb: NotebookNode) -> dict[str, list[int]]:
     """For each answer cell id, the indices of the test cells between it and the next answer cell."""
     groups: dict[str, list[int]] = {}
     current = None
@@ -165,7 +165,7 @@ def run_lesson(lesson: str, answers: dict[str, list[Answer]] | None = None, *, c
     answers = load_answers(lesson) if answers is None else answers
     folder = root / SOURCE_DIR / lesson
     nb = read_notebook(folder / f"{lesson}.ipynb")
-    groups = test_cells_of(nb)
+    groups = exercise_test_cells(nb)
     unknown = sorted(set(answers) - set(groups))
     if unknown:
         raise ValueError(f"answers for cells that are not answer cells of {lesson}: {unknown}")

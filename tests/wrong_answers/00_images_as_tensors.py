@@ -58,8 +58,11 @@ def to_normalized_chw(image, mean, std):
              "    std, mean = torch.std_mean(x, dim=dims, correction=0)"),), correct=True),
     ],
     "ex5_gray_to_rgb": [
-        Answer("repeat: copies the memory", edits=(("return images.expand(*sizes)",
-                                                    "return images.repeat(*[3 if s == 3 else 1 for s in sizes])"),)),
+        Answer("repeat, a copy (correct too: the instructions allow it)", edits=(
+            ("return images.expand(*sizes)", "return images.repeat(*[3 if s == 3 else 1 for s in sizes])"),),
+            correct=True),
+        Answer("adds the channels as a new last axis", edits=(
+            ("return images.expand(*sizes)", "return images.unsqueeze(-1).expand(*images.shape, 3)"),)),
         Answer("always the first dimension", edits=(("channel_dim = images.ndim - 3", "channel_dim = 0"),)),
         Answer("no check of the channel count", edits=(("if images.shape[channel_dim] != 1:", "if False:"),)),
         Answer("torch.broadcast_to (correct too)", edits=(

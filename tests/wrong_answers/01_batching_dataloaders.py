@@ -71,6 +71,10 @@ ANSWERS = {
             ("return dataset, dataset.class_to_idx",
              "return dataset, {name: i for i, name in enumerate(class_names)}"),)),
         Answer("ignores the transform", edits=(("ImageFolder(root, transform=transform)", "ImageFolder(root)"),)),
+        Answer("torchvision.io.write_png (correct too)", edits=(
+            ('cu.encode_png(images[index], folder / f"{index:06d}.png")',
+             'torchvision.io.write_png(images[index], str(folder / f"{index:06d}.png"))'),
+            ("    root = Path(root)\n", "    import torchvision\n    root = Path(root)\n")), correct=True),
     ],
     "ex5_memmap_dataset": [
         Answer("loads the whole file into memory", edits=(('np.load(npy_path, mmap_mode="r")', "np.load(npy_path)"),)),

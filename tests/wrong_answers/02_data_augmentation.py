@@ -24,6 +24,8 @@ ANSWERS = {
         Answer("Resize(size) keeps the aspect ratio", edits=(("v2.Resize((size, size))", "v2.Resize(size)"),)),
         Answer("ToDtype without scale=True", edits=(("v2.ToDtype(torch.float32, scale=True)",
                                                      "v2.ToDtype(torch.float32)"),)),
+        Answer("Normalize with keyword tuples (correct too)", edits=(
+            ("v2.Normalize(list(mean), list(std))", "v2.Normalize(mean=tuple(mean), std=tuple(std))"),), correct=True),
     ],
     "ex2_augmented_views": [
         Answer("ignores the seed", edits=(("        torch.manual_seed(seed)\n", "        pass\n"),)),

@@ -29,6 +29,10 @@ ANSWERS = {
         Answer("replaces the first Linear of the classifier", edits=(("position = max(", "position = min("),)),
         Answer("hard-codes 512 input features", edits=(("nn.Linear(model.fc.in_features, num_classes)",
                                                         "nn.Linear(512, num_classes)"),)),
+        Answer("the last Linear found by a list (correct too)", edits=(
+            ("position = max(i for i, layer in enumerate(model.classifier) if isinstance(layer, nn.Linear))",
+             "position = [i for i, layer in enumerate(model.classifier) if isinstance(layer, nn.Linear)][-1]"),),
+            correct=True),
     ],
     "ex2_discriminative_groups": [
         Answer("the head gets the smallest learning rate", edits=(("factor ** (len(groups) - 1 - index)",
@@ -36,6 +40,9 @@ ANSWERS = {
         Answer("multiplies instead of dividing", edits=(("head_lr / factor **", "head_lr * factor **"),)),
         Answer("includes frozen parameters", edits=((" if p.requires_grad]", "]"),)),
         Answer("no check for forgotten parameters", edits=(("    if missing:", "    if False:"),)),
+        Answer("a negative exponent (correct too)", edits=(
+            ("head_lr / factor ** (len(groups) - 1 - index)", "head_lr * factor ** -(len(groups) - 1 - index)"),),
+            correct=True),
     ],
     "ex3_residual_block": [
         Answer("no projection when the shape changes", edits=(
@@ -59,6 +66,17 @@ ANSWERS = {
         Answer("0/0 gives NaN", edits=(
             ("precision = torch.where(predicted > 0, correct / predicted.clamp_min(1), torch.zeros_like(correct))",
              "precision = correct / predicted"),)),
+        Answer("nan_to_num after plain divisions (correct too)", code='''
+def macro_precision_recall_f1(confusion):
+    counts = confusion.double()
+    hits = counts.diagonal()
+    predicted, actual = counts.sum(dim=0), counts.sum(dim=1)
+    precision = torch.nan_to_num(hits / predicted)
+    recall = torch.nan_to_num(hits / actual)
+    f1 = torch.nan_to_num(2 * precision * recall / (precision + recall))
+    keep = (predicted + actual) > 0
+    return tuple(float(score[keep].mean()) for score in (precision, recall, f1))
+''', correct=True),
         Answer("returns tensors", edits=(
             ("return float(precision[occurs].mean()), float(recall[occurs].mean()), float(f1[occurs].mean())",
              "return precision[occurs].mean(), recall[occurs].mean(), f1[occurs].mean()"),)),

@@ -15,7 +15,7 @@ ANSWERS = {
         Answer("cosine_similarity with broadcasting (correct too)", code='''
 def cosine_logits(image_embeddings, text_embeddings, logit_scale):
     similarity = F.cosine_similarity(image_embeddings[:, None, :], text_embeddings[None, :, :], dim=2, eps=1e-12)
-    return math.exp(float(logit_scale)) * similarity
+    return torch.as_tensor(logit_scale, dtype=similarity.dtype).exp() * similarity
 ''', correct=True),
     ],
     "ex2_zero_shot_predict": [
@@ -47,6 +47,9 @@ def ensemble_class_embeddings(text_embeddings):
         Answer("ignores steps", edits=(("for _ in range(steps):", "for _ in range(300):"),)),
         Answer("ignores lr", edits=(("lr=lr, weight_decay", "lr=0.05, weight_decay"),)),
         Answer("returns logits, not classes", edits=(("return probe(x_test).argmax(dim=1)", "return probe(x_test)"),)),
+        Answer("torch.std_mean for the statistics (correct too)", edits=(
+            ("    mean = train_features.mean(dim=0)\n    std = train_features.std(dim=0) + 1e-6",
+             "    std, mean = torch.std_mean(train_features, dim=0)\n    std = std + 1e-6"),), correct=True),
     ],
     "ex5_clip_loss": [
         Answer("image-to-text direction only", edits=(
@@ -69,6 +72,6 @@ def ensemble_class_embeddings(text_embeddings):
         Answer("F.unfold (correct too)", edits=(
             ("    patches = images.reshape(n, c, h // p, p, w // p, p).permute(0, 2, 4, 1, 3, 5)\n"
              "    return patches.reshape(n, (h // p) * (w // p), c * p * p)",
-             "    return F.unfold(images, kernel_size=p, stride=p).transpose(1, 2)"),), correct=True),
+             "    return F.unfold(images.double(), kernel_size=p, stride=p).transpose(1, 2).to(images.dtype)"),), correct=True),
     ],
 }
