@@ -45,10 +45,9 @@ from tools.course import (
     source_path,
     source_text,
 )
+from course_utils.references import RECORD_ENV, REFERENCE_FILE  # one definition of both, in the package
 from tools.run_lessons import lesson_env, run_notebook
 
-REFERENCE_FILE = Path("course_utils") / "reference_results.json"
-RECORD_ENV = "COURSE_RECORD_RESULTS"
 RUN_TIME_MARKERS = ("<!-- run-time -->", "<!-- /run-time -->")
 #: A tag as the lessons write it in ``cu.result("03.name", ...)`` or as a key of ``cu.results({...})``;
 #: an f-string tag such as ``f"04.{target}_k{k}_probe"`` stands for every tag it can produce.
@@ -193,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("lessons", nargs="*", help="lesson folder names (default: all)")
     parser.add_argument("--short", help="the machine's short name (default: 'N-core CPU' or the GPU model)")
     parser.add_argument("--text-only", action="store_true", help="only rewrite the run-time sentences")
-    parser.add_argument("--file", type=Path, default=REPO_ROOT / REFERENCE_FILE, help=argparse.SUPPRESS)
+    parser.add_argument("--file", type=Path, default=REFERENCE_FILE, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     runs = load(args.file)
     if not args.text_only:
