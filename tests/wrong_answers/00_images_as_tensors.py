@@ -17,6 +17,8 @@ ANSWERS = {
              "mean = torch.as_tensor(mean, dtype=torch.float32)"),
             ("std = torch.as_tensor(std, dtype=torch.float32).reshape(-1, 1, 1)",
              "std = torch.as_tensor(std, dtype=torch.float32)"))),
+        Answer("statistics viewed as 3×1×1: only 3 channels work", edits=(
+            (".reshape(-1, 1, 1)", ".view(3, 1, 1)"),)),
         Answer("movedim and torchvision's normalize (correct too)", code='''
 def to_normalized_chw(image, mean, std):
     from torchvision.transforms.v2 import functional as TF
@@ -28,13 +30,19 @@ def to_normalized_chw(image, mean, std):
         Answer("truncates instead of rounding", edits=(("pixels.round().clamp(0, 255)", "pixels.clamp(0, 255)"),)),
         Answer("no clipping: uint8 wraps around", edits=(("pixels.round().clamp(0, 255)", "pixels.round()"),)),
         Answer("reshape instead of permute", edits=(
-            ("pixels.permute(1, 2, 0).numpy()", "pixels.reshape(pixels.shape[1], pixels.shape[2], pixels.shape[0]).numpy()"),)),
+            ("pixels.permute(1, 2, 0).numpy()",
+             "pixels.reshape(pixels.shape[1], pixels.shape[2], pixels.shape[0]).numpy()"),)),
         Answer("un-normalises the caller's tensor in place", edits=(
-            ("(tensor.detach().cpu().to(torch.float32) * std + mean) * 255", "tensor.detach().mul_(std).add_(mean) * 255"),)),
+            ("(tensor.detach().cpu().to(torch.float32) * std + mean) * 255",
+             "tensor.detach().mul_(std).add_(mean) * 255"),)),
         Answer("returns a tensor, not a NumPy array", edits=(("pixels.permute(1, 2, 0).numpy()",
                                                               "pixels.permute(1, 2, 0)"),)),
+        Answer("clips the normalised values to [0, 1] before undoing", edits=(
+            ("(tensor.detach().cpu().to(torch.float32) * std + mean) * 255",
+             "(tensor.detach().cpu().to(torch.float32).clamp(0, 1) * std + mean) * 255"),)),
         Answer("clamp(min, max) and byte() (correct too)", edits=(
-            ("pixels.round().clamp(0, 255).to(torch.uint8)", "torch.clamp(torch.round(pixels), min=0, max=255).byte()"),),
+            ("pixels.round().clamp(0, 255).to(torch.uint8)",
+             "torch.clamp(torch.round(pixels), min=0, max=255).byte()"),),
             correct=True),
     ],
     "ex3_bytes_for": [
@@ -53,6 +61,8 @@ def to_normalized_chw(image, mean, std):
                                                   "std = x.std(dim=(2, 3), correction=0).mean(dim=0)"),)),
         Answer("returns float64", edits=(("return mean.to(torch.float32), std.to(torch.float32)",
                                           "return mean, std"),)),
+        Answer("divides by 255 whatever the dtype", edits=(
+            ("    if images.dtype == torch.uint8:\n        x = x / 255\n", "    x = x / 255\n"),)),
         Answer("torch.std_mean (correct too)", edits=(
             ("    mean = x.mean(dim=dims)\n    std = x.std(dim=dims, correction=0)",
              "    std, mean = torch.std_mean(x, dim=dims, correction=0)"),), correct=True),
@@ -69,5 +79,46 @@ def to_normalized_chw(image, mean, std):
             ("return images.expand(*sizes)",
              "return torch.broadcast_to(images, [3 if s == 3 else images.shape[i] for i, s in enumerate(sizes)])"),),
             correct=True),
+    ],
+    "ex6_to_model_input": [
+        Answer("keeps flip(0): upside down, still B, G, R", edits=(("x = x.flip(2)", "x = x.flip(0)"),)),
+        Answer("keeps reshape instead of permute", edits=(
+            ("x = x.permute(2, 0, 1)", "x = x.reshape(3, x.shape[0], x.shape[1])"),)),
+        Answer("keeps dividing by 255 twice", edits=(
+            ("TF.to_dtype(x, torch.float32, scale=True)", "TF.to_dtype(x, torch.float32, scale=True) / 255"),)),
+        Answer("flip(1): mirrors the picture, still B, G, R", edits=(("x = x.flip(2)", "x = x.flip(1)"),)),
+        Answer("drops the flip (treats the image as RGB)", edits=(("x = x.flip(2)", "x = x"),)),
+        Answer("flips the last axis after permuting (mirrors the picture)", code='''
+def to_model_input(bgr_image, mean, std):
+    x = torch.from_numpy(bgr_image.copy()).permute(2, 0, 1).flip(2)
+    x = TF.to_dtype(x, torch.float32, scale=True)
+    return TF.normalize(x, mean=mean, std=std)
+'''),
+        Answer("reverses the statistics instead of the image", edits=(
+            ("x = x.flip(2)", "x = x"),
+            ("TF.normalize(x, mean=mean, std=std)",
+             "TF.normalize(x, mean=torch.as_tensor(mean).flip(0), std=torch.as_tensor(std).flip(0))"))),
+        Answer("ignores mean and std: always ImageNet's", edits=(
+            ("TF.normalize(x, mean=mean, std=std)", "TF.normalize(x, mean=IMAGENET_MEAN, std=IMAGENET_STD)"),)),
+        Answer("divides by 255 after normalising", edits=(
+            ("TF.to_dtype(x, torch.float32, scale=True)", "x.to(torch.float32)"),
+            ("return TF.normalize(x, mean=mean, std=std)", "return TF.normalize(x, mean=mean, std=std) / 255"))),
+        Answer("NumPy: reverse the last axis, then transpose (correct too)", code='''
+def to_model_input(bgr_image, mean, std):
+    rgb = bgr_image[:, :, ::-1].astype(np.float32) / 255
+    out = (rgb - np.asarray(mean, dtype=np.float32)) / np.asarray(std, dtype=np.float32)
+    return torch.from_numpy(out.transpose(2, 0, 1).copy())
+''', correct=True),
+        Answer("permute first, then index the channels [2, 1, 0] (correct too)", code='''
+def to_model_input(bgr_image, mean, std):
+    x = torch.from_numpy(bgr_image).permute(2, 0, 1)[[2, 1, 0]].float() / 255
+    m = torch.as_tensor(mean, dtype=torch.float32).view(3, 1, 1)
+    s = torch.as_tensor(std, dtype=torch.float32).view(3, 1, 1)
+    return (x - m) / s
+''', correct=True),
+        Answer("reuses Exercise 1 on the reversed channels (correct too)", code='''
+def to_model_input(bgr_image, mean, std):
+    return to_normalized_chw(np.ascontiguousarray(bgr_image[:, :, ::-1]), mean, std)
+''', correct=True),
     ],
 }

@@ -36,6 +36,69 @@ def loader_channel_stats(loader):
     return mean, std
 '''
 
+EVALUATE_BATCH_MEAN = '''
+def evaluate(model, dataset, batch_size):
+    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False)
+    model.eval()
+    predictions, batch_accuracies = [], []
+    with torch.no_grad():
+        for images, labels in loader:
+            predicted = model(images).argmax(dim=1)
+            predictions.append(predicted)
+            batch_accuracies.append((predicted == labels).float().mean().item())
+    return sum(batch_accuracies) / len(batch_accuracies), torch.cat(predictions)
+'''
+
+EVALUATE_ONLY_DROP_LAST = '''
+def evaluate(model, dataset, batch_size):
+    loader = DataLoader(dataset, batch_size=batch_size, shuffle=True)
+    model.eval()
+    predictions, batch_accuracies = [], []
+    with torch.no_grad():
+        for images, labels in loader:
+            predicted = model(images).argmax(dim=1)
+            predictions.append(predicted)
+            batch_accuracies.append((predicted == labels).float().mean().item())
+    return sum(batch_accuracies) / len(batch_accuracies), torch.cat(predictions)
+'''
+
+EVALUATE_TWO_PASSES = '''
+def evaluate(model, dataset, batch_size):
+    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False)
+    model.eval()
+    with torch.no_grad():
+        predictions = torch.cat([model(images).argmax(dim=1) for images, _ in loader])
+    labels = torch.cat([labels for _, labels in loader])
+    return (predictions == labels).float().mean().item(), predictions
+'''
+
+EVALUATE_WEIGHTED_BATCHES = '''
+def evaluate(model, dataset, batch_size):
+    loader = DataLoader(dataset, batch_size=batch_size)
+    model.eval()
+    predictions, weighted, count = [], 0.0, 0
+    with torch.no_grad():
+        for images, labels in loader:
+            predicted = model(images).argmax(dim=1)
+            predictions.append(predicted)
+            weighted += (predicted == labels).float().mean().item() * len(labels)
+            count += len(labels)
+    return weighted / count, torch.cat(predictions)
+'''
+
+EVALUATE_NO_LOADER = '''
+def evaluate(model, dataset, batch_size):
+    model.eval()
+    predictions, labels = [], []
+    with torch.no_grad():
+        for start in range(0, len(dataset), batch_size):
+            samples = [dataset[i] for i in range(start, min(start + batch_size, len(dataset)))]
+            predictions.append(model(torch.stack([image for image, _ in samples])).argmax(dim=1))
+            labels.append(torch.tensor([int(label) for _, label in samples]))
+    predictions = torch.cat(predictions)
+    return (predictions == torch.cat(labels)).double().mean(), predictions
+'''
+
 ANSWERS = {
     "ex1_iterations_per_epoch": [
         Answer("ignores drop_last", edits=(("if drop_last or remainder == 0:", "if remainder == 0:"),)),
@@ -85,5 +148,16 @@ ANSWERS = {
         Answer("no check of the label count", edits=(("if len(labels) != self.images.shape[0]:", "if False:"),)),
         Answer("torch.tensor copies the row (correct too)", edits=(
             ("torch.from_numpy(np.array(self.images[index]))", "torch.tensor(self.images[index])"),), correct=True),
+    ],
+    "ex6_evaluate": [
+        Answer("keeps drop_last=True", edits=(("shuffle=False)", "shuffle=False, drop_last=True)"),)),
+        Answer("keeps shuffle=True", edits=(("shuffle=False)", "shuffle=True)"),)),
+        Answer("keeps the mean of per-batch accuracies", EVALUATE_BATCH_MEAN),
+        Answer("fixes only drop_last", EVALUATE_ONLY_DROP_LAST),
+        Answer("divides by batches x batch size", edits=(("return correct / len(dataset)",
+                                                          "return correct / (len(loader) * batch_size)"),)),
+        Answer("a second pass over the loader for the labels", EVALUATE_TWO_PASSES),
+        Answer("batch accuracies weighted by batch size (correct too)", EVALUATE_WEIGHTED_BATCHES, correct=True),
+        Answer("batches built by hand, no DataLoader (correct too)", EVALUATE_NO_LOADER, correct=True),
     ],
 }

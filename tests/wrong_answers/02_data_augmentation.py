@@ -75,3 +75,55 @@ def soft_cross_entropy(logits, targets):
              "    out = images.clone()\n    out[flip] = images[flip].flip(-1)\n    return out"),), correct=True),
     ],
 }
+
+CHOICE_STRATIFIED_SEEDS = '''
+def choose_augmentation(images, labels, candidates, train, evaluate, seed=0):
+    train_index, val_index = train_test_split(np.arange(len(images)), test_size=0.25, random_state=seed,
+                                              stratify=labels.numpy())
+    train_index, val_index = torch.from_numpy(train_index), torch.from_numpy(val_index)
+    val_scores = {}
+    for name, augment in candidates.items():
+        accs = [evaluate(train(images[train_index], labels[train_index], augment, s), images[val_index],
+                         labels[val_index]) for s in (seed, seed + 1)]
+        val_scores[name] = sum(accs) / len(accs)
+    best = max(val_scores.values())
+    return [name for name, score in val_scores.items() if score == best][-1], val_scores
+'''
+
+CHOICE_ON_TEST = '''
+def choose_augmentation(images, labels, candidates, train, evaluate, seed=0):
+    val_scores = {}
+    for name, augment in candidates.items():
+        model = train(images, labels, augment, seed)
+        val_scores[name] = float(evaluate(model, fm_test_images[:1000], fm_test_labels[:1000]))
+    return max(val_scores, key=val_scores.get), val_scores
+'''
+
+ANSWERS["ex6_choose_augmentation"] = [
+    Answer("chooses on the test set", CHOICE_ON_TEST),
+    Answer("trains on all the images, validates on a part", edits=(
+        ("model = train(images[train_index], labels[train_index], augment, seed)",
+         "model = train(images, labels, augment, seed)"),)),
+    Answer("a new split for every candidate", edits=(
+        ("    for name, augment in candidates.items():      # same split and same seed for all: paired comparison\n",
+         "    generator = torch.Generator().manual_seed(seed)\n"
+         "    for name, augment in candidates.items():\n"
+         "        order = torch.randperm(len(images), generator=generator)\n"
+         "        val_index, train_index = order[:n_val], order[n_val:]\n"),)),
+    Answer("picks the lowest score", edits=(("chosen = max(val_scores, key=val_scores.get)",
+                                             "chosen = sorted(val_scores, key=val_scores.get)[0]"),)),
+    Answer("augments the validation images too", edits=(
+        ("val_scores[name] = float(evaluate(model, images[val_index], labels[val_index]))",
+         "val_images = images[val_index]\n"
+         "        if augment is not None:\n"
+         "            val_images = (augment(val_images.float() / 255) * 255).round().to(torch.uint8)\n"
+         "        val_scores[name] = float(evaluate(model, val_images, labels[val_index]))"),)),
+    Answer("a split that ignores the seed", edits=(
+        ("torch.randperm(len(images), generator=torch.Generator().manual_seed(seed))",
+         "torch.randperm(len(images))"),)),
+    Answer("stratified split, two seeds per candidate, last of the best (correct too)", CHOICE_STRATIFIED_SEEDS,
+           correct=True),
+    Answer("a NumPy permutation for the split (correct too)", edits=(
+        ("torch.randperm(len(images), generator=torch.Generator().manual_seed(seed))",
+         "torch.from_numpy(np.random.default_rng(seed).permutation(len(images)))"),), correct=True),
+]

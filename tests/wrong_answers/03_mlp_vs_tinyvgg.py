@@ -63,6 +63,25 @@ def conv_output_size(size, kernel_size, stride=1, padding=0, dilation=1):
     return out
 '''
 
+
+FIT_LOOP = "    for epoch in range(1, epochs + 1):\n        model.train()  # every epoch: the evaluation at the end"
+FIT_SELECT = "        if val_acc > best_acc:"
+FIT_COPY = "best_state = {name: value.detach().clone() for name, value in model.state_dict().items()}"
+FIT_TEST = ("    model.load_state_dict(best_state)\n"
+            "    test_acc = cu.eval_step(model, test_loader, loss_fn, device, precision=FP32)[\"acc\"]\n")
+FIT_OWN_STEPS = '''
+def fixed_fit(model, train_loader, val_loader, test_loader, epochs, optimizer, loss_fn, device):
+    history = {"train_loss": [], "val_acc": []}
+    best_epoch, best_state = 0, None
+    for epoch in range(1, epochs + 1):
+        history["train_loss"].append(train_step(model, train_loader, loss_fn, optimizer, device)["loss"])
+        history["val_acc"].append(eval_step(model, val_loader, loss_fn, device)["acc"])
+        if history["val_acc"][-1] > max(history["val_acc"][:-1], default=-1.0):
+            best_epoch, best_state = epoch, copy.deepcopy(model.state_dict())
+    model.load_state_dict(best_state)
+    return {**history, "best_epoch": best_epoch, "test_acc": eval_step(model, test_loader, loss_fn, device)["acc"]}
+'''
+
 ANSWERS = {
     "ex1_train_step": [
         Answer("loss averaged over batches, not samples", train_step(loss_term="loss.item()", loss_div="batches")),
@@ -81,7 +100,43 @@ ANSWERS = {
         Answer("torch.no_grad instead of inference_mode (correct too)", eval_step(context="torch.no_grad()"),
                correct=True),
     ],
+    "judge_fixed_fit": [
+        Answer("keeps the alias model.state_dict() (no copy)", edits=((FIT_COPY, "best_state = model.state_dict()"),)),
+        Answer("a shallow copy: model.state_dict().copy()",
+               edits=((FIT_COPY, "best_state = model.state_dict().copy()"),)),
+        Answer("model.train() once, before the epoch loop", edits=(
+            (FIT_LOOP, "    model.train()\n    for epoch in range(1, epochs + 1):\n        # the evaluation at the end"),
+        )),
+        Answer("still chooses with the test set (average of validation and test)", edits=((FIT_SELECT, """\
+        val_acc = (val_acc + cu.eval_step(model, test_loader, loss_fn, device, precision=FP32)["acc"]) / 2
+        if val_acc > best_acc:"""),)),
+        Answer("chooses on validation but watches the test accuracy every epoch", edits=((FIT_SELECT, """\
+        print(f"epoch {epoch}: test acc {cu.eval_step(model, test_loader, loss_fn, device, precision=FP32)['acc']:.3f}")
+        if val_acc > best_acc:"""),)),
+        Answer("measures the test set before restoring the best weights", edits=((FIT_TEST, """\
+    test_acc = cu.eval_step(model, test_loader, loss_fn, device, precision=FP32)["acc"]
+    model.load_state_dict(best_state)
+"""),)),
+        Answer("the latest of tied epochs (>=)", edits=((FIT_SELECT, "        if val_acc >= best_acc:"),)),
+        Answer("the loss tensor accumulated instead of .item()", edits=((
+            "loss_sum += loss.item() * len(labels)", "loss_sum += loss * len(labels)"),)),
+        Answer("copy.deepcopy of the state (correct too)", edits=(
+            ("def fixed_fit(", "import copy\n\n\ndef fixed_fit("),
+            (FIT_COPY, "best_state = copy.deepcopy(model.state_dict())")),
+            correct=True),
+        Answer("a deep copy of the whole model (correct too)", edits=(
+            ("def fixed_fit(", "import copy\n\n\ndef fixed_fit("),
+            (FIT_COPY, "best_state = copy.deepcopy(model).state_dict()")), correct=True),
+        Answer("own train_step and eval_step, best by max of the history (correct too)",
+               "import copy\n" + FIT_OWN_STEPS, correct=True),
+    ],
     "ex3_conv_output_size": [
+        Answer("no ValueError when the kernel does not fit", CONV.format(
+            formula="(size + 2 * padding - dilation * (kernel_size - 1) - 1) // stride + 1").replace(
+            "    if out < 1:\n        raise ValueError(\"the kernel does not fit\")\n", "")),
+        Answer("negative padding accepted", CONV.format(
+            formula="(size + 2 * padding - dilation * (kernel_size - 1) - 1) // stride + 1").replace(
+            "    if padding < 0:", "    if False:")),
         Answer("round instead of floor", CONV.format(
             formula="round((size + 2 * padding - dilation * (kernel_size - 1) - 1) / stride) + 1")),
         Answer("ignores dilation", CONV.format(formula="(size + 2 * padding - kernel_size) // stride + 1")),
