@@ -16,7 +16,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from ._validate import describe, require_batch, require_positive_float, require_positive_int
+from ._validate import describe, require_positive_float, require_positive_int
+from .batches import BatchGuard, device_batches, model_mode, place_model
 
 __all__ = [
     "discriminative_param_groups",
@@ -248,31 +249,34 @@ def extract_features(
     With a frozen backbone the features never change, so feature extraction can
     compute them once and train only a linear classifier on them. A forward hook
     on the head (``find_head``) captures its input; the model runs in ``eval()``
-    mode under ``torch.inference_mode()`` and its mode is restored afterwards.
-    Returns float32 features N×D and int64 labels N, on the CPU.
+    mode under ``torch.inference_mode()`` and its mode is restored afterwards, where the
+    model is or on ``device``, with the device's precision policy (``course_utils.batches``).
+    Returns float32 features N×D and int64 labels N, on the CPU. Taught in lesson 04.
     """
     _, head = find_head(model)
-    if device is not None:
-        model.to(device)
-    target = torch.device(device) if device is not None else next(model.parameters()).device
+    device, policy = place_model(model, device, None)
+    guard = BatchGuard(device, "features")
     captured: list[torch.Tensor] = []
     labels: list[torch.Tensor] = []
 
     def hook(_module: nn.Module, inputs: tuple[torch.Tensor, ...], _output: torch.Tensor) -> None:
-        captured.append(inputs[0].detach().float().flatten(1).cpu())
+        captured.append(inputs[0].detach().float().flatten(1))
 
     handle = head.register_forward_hook(hook)
-    was_training = model.training
-    model.eval()
     try:
-        with torch.inference_mode():
-            for index, batch in enumerate(loader):
-                images, batch_labels = require_batch(index, batch)
-                model(images.to(target))
-                labels.append(torch.as_tensor(batch_labels).to("cpu", torch.int64))
+        with model_mode(model, False), torch.inference_mode():
+            for index, images, batch_labels, _ in device_batches(loader, device, policy):
+                if batch_labels is None:
+                    raise ValueError(
+                        f"loader: expected batches of (images, labels), got images alone as batch {index}"
+                    )
+                with policy.autocast():
+                    model(images)
+                guard.record(index, captured[-1])
+                labels.append(batch_labels.to(torch.int64))
     finally:
         handle.remove()
-        model.train(was_training)
+    guard.finish()
     if not captured:
         raise ValueError(f"loader: expected at least one batch, got an empty {type(loader).__name__}")
-    return torch.cat(captured), torch.cat(labels)
+    return torch.cat(captured).cpu(), torch.cat(labels).cpu()
