@@ -125,26 +125,35 @@ def freeze_backbone(model: nn.Module) -> nn.Module:
     return model
 
 
+def _decay_setting(weight_decay: float | None) -> dict[str, float]:
+    """``{"weight_decay": value}`` for a group, or ``{}`` to leave the optimizer's own setting in force."""
+    if weight_decay is None:
+        return {}
+    if isinstance(weight_decay, bool) or not isinstance(weight_decay, (int, float)) or weight_decay < 0:
+        raise ValueError(f"weight_decay: expected a number >= 0 or None, got {describe(weight_decay)}")
+    return {"weight_decay": float(weight_decay)}
+
+
 def param_groups(
     model: nn.Module,
     head_lr: float,
     backbone_lr: float,
     *,
-    weight_decay: float = 0.0,
+    weight_decay: float | None = None,
 ) -> list[dict[str, Any]]:
-    """Optimizer parameter groups for discriminative learning rates.
+    """Optimizer parameter groups for discriminative learning rates (taught in lesson 04).
 
     Returns ``[{"name": "head", "params": [...], "lr": head_lr, ...},
     {"name": "backbone", "params": [...], "lr": backbone_lr, ...}]`` for
     ``torch.optim.AdamW(param_groups(...))``. Only trainable parameters are
     included and each appears in exactly one group; the backbone group is left
-    out when the whole backbone is frozen.
+    out when the whole backbone is frozen. ``weight_decay`` (if given) is written into
+    every group; by default the groups leave it to the optimizer's own ``weight_decay=``.
     """
     _require_module("model", model)
     require_positive_float("head_lr", head_lr)
     require_positive_float("backbone_lr", backbone_lr)
-    if isinstance(weight_decay, bool) or not isinstance(weight_decay, (int, float)) or weight_decay < 0:
-        raise ValueError(f"weight_decay: expected a number >= 0, got {describe(weight_decay)}")
+    decay = _decay_setting(weight_decay)
     _, head = find_head(model)
     head_ids = {id(p) for p in head.parameters()}
     head_params: list[nn.Parameter] = []
@@ -158,16 +167,9 @@ def param_groups(
             "model: expected a trainable classifier head, got one whose parameters are all frozen "
             "(call unfreeze(...) on the head or use freeze_backbone(model))"
         )
-    groups = [{"name": "head", "params": head_params, "lr": float(head_lr), "weight_decay": float(weight_decay)}]
+    groups = [{"name": "head", "params": head_params, "lr": float(head_lr), **decay}]
     if backbone_params:
-        groups.append(
-            {
-                "name": "backbone",
-                "params": backbone_params,
-                "lr": float(backbone_lr),
-                "weight_decay": float(weight_decay),
-            }
-        )
+        groups.append({"name": "backbone", "params": backbone_params, "lr": float(backbone_lr), **decay})
     return groups
 
 
@@ -177,7 +179,7 @@ def discriminative_param_groups(
     head_lr: float,
     factor: float = 10.0,
     *,
-    weight_decay: float = 0.0,
+    weight_decay: float | None = None,
 ) -> list[dict[str, Any]]:
     """Parameter groups whose learning rate shrinks by ``factor`` per group, from the head towards the input.
 
@@ -190,13 +192,13 @@ def discriminative_param_groups(
     trainable parameters are included; a group without any is left out. Every
     trainable parameter must belong to exactly one group, otherwise a ``ValueError``
     names the ones that are missing or repeated. Returns dicts with ``name``,
-    ``params``, ``lr`` and ``weight_decay`` for ``torch.optim.AdamW(...)``.
+    ``params`` and ``lr`` (and ``weight_decay`` when given; otherwise the optimizer's own
+    ``weight_decay=`` applies) for ``torch.optim.AdamW(...)``. Taught in lesson 04.
     """
     _require_module("model", model)
     lr = require_positive_float("head_lr", head_lr)
     step = require_positive_float("factor", factor)
-    if isinstance(weight_decay, bool) or not isinstance(weight_decay, (int, float)) or weight_decay < 0:
-        raise ValueError(f"weight_decay: expected a number >= 0, got {describe(weight_decay)}")
+    decay = _decay_setting(weight_decay)
     if isinstance(groups, (str, bytes)) or not isinstance(groups, Sequence) or not groups:
         raise TypeError(
             f"groups: expected a list of lists of module names such as [['layer1'], ['fc']], got {describe(groups)}"
@@ -228,8 +230,7 @@ def discriminative_param_groups(
                 owner[id(parameter)] = label
                 params.append(parameter)
         if params:
-            result.append({"name": label, "params": params, "lr": lr / step ** (len(groups) - 1 - index),
-                           "weight_decay": float(weight_decay)})
+            result.append({"name": label, "params": params, "lr": lr / step ** (len(groups) - 1 - index), **decay})
     missing = [name for name, p in model.named_parameters() if p.requires_grad and id(p) not in owner]
     if missing:
         shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
