@@ -11,6 +11,7 @@ Lessons import it as ``import course_utils as cu``. Each module has one job:
 * ``transfer``   – freezing, new heads, parameter groups, feature extraction
 * ``pretrained`` – ImageNet networks: torchvision weights online, EfficientNet-Lite0's real weights offline
 * ``transfer_data`` – small real sets (digits, faces), splits, pet/stand-in ImageFolder trees, duplicates
+* ``batches``    – how every loop walks through batches: device, precision, mode, checks
 * ``engine``     – ``train_step``, ``eval_step``, ``fit`` and its ``History``
 * ``evaluation`` – ``predict`` and ``evaluate`` (torchmetrics)
 * ``plotting``   – figures for images, curves, confusion matrices and predictions
@@ -19,7 +20,7 @@ Lessons import it as ``import course_utils as cu``. Each module has one job:
 * ``references`` – a result printed beside the recorded full-mode reference results
 """
 
-from . import checks
+from . import batches, checks
 from .augment import *  # noqa: F403
 from .augment import __all__ as _augment_all
 from .clip import *  # noqa: F403
@@ -52,6 +53,7 @@ from .transfer_data import __all__ as _transfer_data_all
 __version__ = "0.1.0"
 __all__ = [
     "__version__",
+    "batches",
     "checks",
     *_runtime_all,
     *_image_io_all,

@@ -22,6 +22,8 @@ def describe(value: Any) -> str:
     dtype = getattr(value, "dtype", None)
     if shape is not None and dtype is not None:
         return f"a {type(value).__name__} of shape {tuple(shape)} and dtype {dtype}"
+    if isinstance(value, (tuple, list)) and any(isinstance(item, torch.Tensor) for item in value):
+        return f"a {type(value).__name__} of {len(value)}: " + ", ".join(describe(item) for item in value[:4])[:200]
     return f"{type(value).__name__} {value!r}"[:200]
 
 

@@ -32,7 +32,8 @@ import math
 import os
 import re
 import socket
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,7 @@ from torchvision.transforms import InterpolationMode
 from torchvision.transforms.v2 import functional as TF
 
 from ._validate import describe, require_positive_float, require_positive_int, require_tensor
+from .batches import BatchGuard, device_batches, model_mode, place_model
 from .runtime import get_device, random_weights_banner, require_standins_allowed
 
 __all__ = [
@@ -309,6 +311,28 @@ def _open_clip() -> Any:
     return open_clip
 
 
+@contextmanager
+def _no_hub_telemetry() -> Iterator[None]:
+    """Switch huggingface_hub's telemetry off for one look-up or download, then restore the learner's setting.
+
+    huggingface_hub (2.4) builds a telemetry user agent for every request, even a
+    ``local_files_only`` cache look-up, and for that fetches a registry from huggingface.co once
+    per process (3 s timeout). ``HF_HUB_DISABLE_TELEMETRY`` is its documented switch; it is read
+    from ``huggingface_hub.constants`` at call time, so setting it there for the call is enough.
+    """
+    try:
+        from huggingface_hub import constants
+    except ImportError:  # pragma: no cover - huggingface_hub is a dependency of open_clip
+        yield
+        return
+    saved = constants.HF_HUB_DISABLE_TELEMETRY
+    constants.HF_HUB_DISABLE_TELEMETRY = True
+    try:
+        yield
+    finally:
+        constants.HF_HUB_DISABLE_TELEMETRY = saved
+
+
 def hub_reachable(host: str = _HUB_HOST, port: int = 443, timeout: float = 3.0) -> bool:
     """True if a TCP connection to ``host:port`` opens within ``timeout`` seconds.
 
@@ -344,7 +368,9 @@ def cached_clip_checkpoint(model_name: str, pretrained: str, cache_dir: str | Pa
             candidates.insert(0, filename[:-4] + ".safetensors")
         for candidate in candidates:
             try:
-                return str(download(repo_id=repo_id, filename=candidate, cache_dir=cache_dir, local_files_only=True))
+                with _no_hub_telemetry():
+                    return str(download(repo_id=repo_id, filename=candidate, cache_dir=cache_dir,
+                                        local_files_only=True))
             except Exception:  # noqa: BLE001 - "not in the cache" comes in several exception types
                 continue
         return None
@@ -446,7 +472,8 @@ def load_clip(
                          if key in config}
             elif not hub_reachable():
                 raise OSError(f"{_HUB_HOST} cannot be reached (no internet connection?) and the weights are not cached")
-            model, _, preprocess = open_clip.create_model_and_transforms(model_name, pretrained=source, **extra)
+            with _no_hub_telemetry():
+                model, _, preprocess = open_clip.create_model_and_transforms(model_name, pretrained=source, **extra)
             is_pretrained = True
         except (OSError, RuntimeError) as error:  # open_clip reports failed downloads as RuntimeError
             require_standins_allowed(
@@ -520,19 +547,25 @@ def encode_images(
     """Embed N×C×H×W images (uint8 or float 0–1, grayscale or RGB) with CLIP's image encoder.
 
     Batches of ``batch_size`` are preprocessed (``clip_preprocess``) and encoded on the
-    model's device under ``torch.inference_mode()``. Returns float32 N×D on the CPU, each row
-    of unit length when ``normalize`` is True.
+    model's device in ``eval()`` mode under ``torch.inference_mode()``, with the device's precision
+    policy (``course_utils.batches``). Returns float32 N×D on the CPU, each row of unit length when
+    ``normalize`` is True. Taught in lesson 05.
     """
     clip = _require_loaded(clip)
     images = require_tensor("images", images, ndim=4, channels=(1, 3))
     require_positive_int("batch_size", batch_size)
+    device, policy = place_model(clip.model, clip.device, None)
+    guard = BatchGuard(device, "image embeddings")
     chunks = []
-    with torch.inference_mode():
-        for start in range(0, images.shape[0], batch_size):
-            batch = images[start:start + batch_size].to(clip.device)
+    with model_mode(clip.model, False), torch.inference_mode():
+        for index, batch, _, _ in device_batches(images.split(batch_size), device, policy):
             batch = clip_preprocess(batch, clip.image_size, clip.mean, clip.std)
-            chunks.append(clip.model.encode_image(batch, normalize=normalize).float().cpu())
-    return torch.cat(chunks)
+            with policy.autocast():
+                embeddings = clip.model.encode_image(batch, normalize=normalize).float()
+            guard.record(index, embeddings)
+            chunks.append(embeddings)
+    guard.finish()
+    return torch.cat(chunks).cpu()
 
 
 def encode_texts(

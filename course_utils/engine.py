@@ -1,12 +1,14 @@
-"""Training and evaluation loops: ``train_step``, ``eval_step`` and ``fit``.
+"""Training and evaluation loops: ``train_step``, ``eval_step`` and ``fit`` (lesson 03).
 
 The loops are the ones lesson 03 has learners write by hand, plus what makes them
-fast and safe: the device's precision policy (bf16 autocast on capable CPUs and
-GPUs, fp16 with a GradScaler on older GPUs), ``channels_last`` for conv nets,
-``model.train()`` / ``model.eval()`` and ``torch.inference_mode()``, loss and
-accuracy averaged over *samples* (not batches) on one 0–1 scale, schedulers
-stepped per batch or per epoch, gradient clipping, best-checkpoint saving and
-early stopping. ``fit`` returns a ``History`` that serialises to JSON.
+fast and safe: the device and precision policy of ``batches`` (bf16 autocast on
+capable CPUs and GPUs, fp16 with a GradScaler on older GPUs, ``channels_last`` for
+conv nets), ``train()`` / ``eval()`` with the caller's mode restored,
+``torch.inference_mode()``, loss and accuracy averaged over *samples* (not batches)
+on one 0–1 scale, and a ``FloatingPointError`` for a non-finite loss. ``fit`` adds
+schedulers stepped per batch or per epoch, no weight decay on biases and norm layers,
+gradient clipping, the best epoch's weights kept and restored, early stopping and
+resumable runs; it returns a ``History`` that serialises to JSON.
 """
 
 from __future__ import annotations
@@ -23,10 +25,17 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from ._validate import describe, require_choice, require_nonempty, require_positive_float, require_positive_int
-from .runtime import PrecisionPolicy, get_device, precision_policy
+from ._validate import (
+    describe,
+    require_choice,
+    require_nonempty,
+    require_positive_float,
+    require_positive_int,
+)
+from .batches import BatchGuard, device_batches, model_mode, place_model
+from .runtime import PrecisionPolicy, get_device
 
-__all__ = ["History", "eval_step", "fit", "train_step"]
+__all__ = ["History", "decay_groups", "eval_step", "fit", "train_step"]
 
 Batches = Iterable[tuple[torch.Tensor, torch.Tensor]]
 
@@ -81,53 +90,15 @@ class History:
         return cls.from_dict(json.loads(text))
 
 
-def _uses_convolutions(model: nn.Module) -> bool:
-    return any(isinstance(module, nn.Conv2d) for module in model.modules())
-
-
-def _prepare(
-    model: nn.Module, device: torch.device | str | None, precision: PrecisionPolicy | None
-) -> tuple[torch.device, PrecisionPolicy]:
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model: expected a torch.nn.Module, got {describe(model)}")
-    device = torch.device(device) if device is not None else get_device()
-    if precision is None:
-        precision = precision_policy(device, channels_last=_uses_convolutions(model))
-    model.to(device)
-    if precision.channels_last and _uses_convolutions(model):
-        model.to(memory_format=torch.channels_last)
-    return device, precision
-
-
-def _to_device(
-    images: torch.Tensor, targets: torch.Tensor, device: torch.device, policy: PrecisionPolicy
-) -> tuple[torch.Tensor, torch.Tensor]:
-    non_blocking = device.type == "cuda"
-    images = images.to(device, non_blocking=non_blocking)
-    if policy.channels_last and images.ndim == 4:
-        images = images.contiguous(memory_format=torch.channels_last)
-    return images, targets.to(device, non_blocking=non_blocking)
-
-
 def _hard_labels(targets: torch.Tensor) -> torch.Tensor:
     """Class indices from integer labels or from soft (probability) targets such as MixUp's."""
     return targets.argmax(dim=1) if targets.ndim == 2 else targets
 
 
-def _check_outputs(logits: torch.Tensor, targets: torch.Tensor) -> None:
-    if logits.ndim != 2:
-        raise ValueError(f"model: expected outputs of shape (batch, classes), got {describe(logits)}")
-    if targets.ndim == 2:
-        if targets.shape != logits.shape:
-            raise ValueError(
-                f"targets: expected soft targets of shape {tuple(logits.shape)} to match the model outputs, "
-                f"got {tuple(targets.shape)}"
-            )
-    elif targets.numel() and int(targets.max()) >= logits.shape[1]:
-        raise ValueError(
-            f"model: expected at least {int(targets.max()) + 1} outputs (labels go up to {int(targets.max())}), "
-            f"got {logits.shape[1]} — does the model's last layer match the number of classes?"
-        )
+def _require_targets(index: int, targets: torch.Tensor | None) -> torch.Tensor:
+    if targets is None:
+        raise ValueError(f"loader: expected batches of (images, labels), got images alone as batch {index}")
+    return targets
 
 
 def train_step(
@@ -141,53 +112,61 @@ def train_step(
     scheduler: Any = None,
     grad_clip: float | None = None,
     scaler: torch.amp.GradScaler | None = None,
+    check_finite: bool = True,
     progress: bool = False,
     description: str = "train",
 ) -> dict[str, float]:
     """Train ``model`` for one pass over ``loader``; return sample-averaged ``loss`` and ``acc``.
 
+    Lesson 03 has learners write this loop themselves (Exercise 1) before using this one.
     ``scheduler`` (if given) is stepped after every batch, as OneCycle needs;
-    step per-epoch schedulers yourself, or let ``fit`` do it.
+    step per-epoch schedulers yourself, or let ``fit`` do it. A non-finite loss raises a
+    ``FloatingPointError`` at the end of the pass (``check_finite=False`` trains on).
+    The model trains in ``train()`` mode; the caller's mode is restored afterwards. It runs where
+    the model is, or on ``device`` (see ``course_utils.batches`` for the device and precision policy).
     """
     require_nonempty("loader", loader)
     if grad_clip is not None:
         require_positive_float("grad_clip", grad_clip)
-    device, policy = _prepare(model, device, precision)
+    device, policy = place_model(model, device, precision)
     if policy.use_grad_scaler and scaler is None:
         scaler = torch.amp.GradScaler(device.type)
-    model.train()
+    guard = BatchGuard(device, "training loss")
     loss_sum = torch.zeros((), device=device, dtype=torch.float64)
     correct = torch.zeros((), device=device, dtype=torch.int64)
     seen = 0
     bar = tqdm(loader, desc=description, leave=False, disable=not progress, mininterval=0.5)
-    for batch_index, (images, targets) in enumerate(bar):
-        images, targets = _to_device(images, targets, device, policy)
-        with policy.autocast():
-            logits = model(images)
-            if batch_index == 0:
-                _check_outputs(logits, targets)
-            loss = loss_fn(logits, targets)
-        optimizer.zero_grad(set_to_none=True)
-        if scaler is not None:
-            scaler.scale(loss).backward()
-            if grad_clip is not None:
-                scaler.unscale_(optimizer)
-                nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
-            scaler.step(optimizer)
-            scaler.update()
-        else:
-            loss.backward()
-            if grad_clip is not None:
-                nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
-            optimizer.step()
-        if scheduler is not None:
-            scheduler.step()
-        batch = targets.shape[0]
-        seen += batch
-        loss_sum += loss.detach().double() * batch
-        correct += (logits.argmax(dim=1) == _hard_labels(targets)).sum()
-        if progress and batch_index % 20 == 0:
-            bar.set_postfix(loss=f"{loss_sum.item() / seen:.4f}")
+    with model_mode(model, True):
+        for index, images, targets, label_max in device_batches(bar, device, policy):
+            targets = _require_targets(index, targets)
+            with policy.autocast():
+                logits = model(images)
+                guard.check_outputs(index, logits, targets, label_max)
+                loss = loss_fn(logits, targets)
+            optimizer.zero_grad(set_to_none=True)
+            if scaler is not None:
+                scaler.scale(loss).backward()
+                if grad_clip is not None:
+                    scaler.unscale_(optimizer)
+                    nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+                scaler.step(optimizer)
+                scaler.update()
+            else:
+                loss.backward()
+                if grad_clip is not None:
+                    nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+                optimizer.step()
+            if scheduler is not None:
+                scheduler.step()
+            if check_finite:
+                guard.record(index, loss)
+            batch = targets.shape[0]
+            seen += batch
+            loss_sum += loss.detach().double() * batch
+            correct += (logits.argmax(dim=1) == _hard_labels(targets)).sum()
+            if progress and index % 20 == 0:
+                bar.set_postfix(loss=f"{loss_sum.item() / seen:.4f}")
+    guard.finish(lr=float(optimizer.param_groups[0]["lr"]))
     return {"loss": loss_sum.item() / seen, "acc": correct.item() / seen}
 
 
@@ -198,39 +177,82 @@ def eval_step(
     device: torch.device | str | None = None,
     *,
     precision: PrecisionPolicy | None = None,
+    check_finite: bool = True,
 ) -> dict[str, float]:
-    """Evaluate ``model`` on ``loader`` without gradients; return sample-averaged ``loss`` and ``acc``."""
+    """Evaluate ``model`` on ``loader`` without gradients; return sample-averaged ``loss`` and ``acc``.
+
+    Lesson 03 has learners write this loop themselves (Exercise 2). The model runs in ``eval()``
+    mode under ``torch.inference_mode()``; the caller's mode is restored afterwards. A non-finite
+    loss raises a ``FloatingPointError`` (``check_finite=False`` reports it instead). It runs where
+    the model is, or on ``device``.
+    """
     require_nonempty("loader", loader)
-    device, policy = _prepare(model, device, precision)
-    model.eval()
+    device, policy = place_model(model, device, precision)
+    guard = BatchGuard(device, "evaluation loss")
     loss_sum = torch.zeros((), device=device, dtype=torch.float64)
     correct = torch.zeros((), device=device, dtype=torch.int64)
     seen = 0
-    with torch.inference_mode():
-        for batch_index, (images, targets) in enumerate(loader):
-            images, targets = _to_device(images, targets, device, policy)
+    with model_mode(model, False), torch.inference_mode():
+        for index, images, targets, label_max in device_batches(loader, device, policy):
+            targets = _require_targets(index, targets)
             with policy.autocast():
                 logits = model(images)
-                if batch_index == 0:
-                    _check_outputs(logits, targets)
+                guard.check_outputs(index, logits, targets, label_max)
                 loss = loss_fn(logits, targets)
+            if check_finite:
+                guard.record(index, loss)
             batch = targets.shape[0]
             seen += batch
             loss_sum += loss.double() * batch
             correct += (logits.argmax(dim=1) == _hard_labels(targets)).sum()
+    guard.finish()
     return {"loss": loss_sum.item() / seen, "acc": correct.item() / seen}
 
 
-def _make_optimizer(model: nn.Module, optimizer: Any, lr: float, weight_decay: float) -> torch.optim.Optimizer:
+def decay_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
+    """The trainable parameters of ``model`` in two optimizer groups: decayed, and not decayed.
+
+    Weight decay pulls weights towards zero to keep a model simple; on biases and on the scale and
+    shift of normalisation layers that pull only fights the layer's job, so (like torchvision's
+    references and nanoGPT) every parameter with fewer than two dimensions gets no decay.
+    Empty groups are left out.
+    """
+    decay = [p for p in model.parameters() if p.requires_grad and p.ndim >= 2]
+    no_decay = [p for p in model.parameters() if p.requires_grad and p.ndim < 2]
+    groups = [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    return [group for group in groups if group["params"]]
+
+
+def _make_optimizer(
+    model: nn.Module, optimizer: Any, lr: float, weight_decay: float, decay_norm_and_bias: bool
+) -> torch.optim.Optimizer:
     if isinstance(optimizer, torch.optim.Optimizer):
         return optimizer
     require_choice("optimizer", optimizer, ("adamw", "sgd"))
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
         raise ValueError("model: expected at least one trainable parameter, got none (is everything frozen?)")
+    groups: Any = [{"params": params}] if decay_norm_and_bias else decay_groups(model, weight_decay)
     if optimizer == "adamw":
-        return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
-    return torch.optim.SGD(params, lr=lr, momentum=0.9, nesterov=True, weight_decay=weight_decay)
+        return torch.optim.AdamW(groups, lr=lr, weight_decay=weight_decay)
+    return torch.optim.SGD(groups, lr=lr, momentum=0.9, nesterov=True, weight_decay=weight_decay)
+
+
+def _require_owned_by(optimizer: torch.optim.Optimizer, model: nn.Module, loss_fn: Any) -> None:
+    """A ready-made optimizer must update this model: no foreign parameters, at least one trainable of ours."""
+    ours = {id(p) for p in model.parameters()}
+    if isinstance(loss_fn, nn.Module):
+        ours |= {id(p) for p in loss_fn.parameters()}
+    given = [p for group in optimizer.param_groups for p in group["params"]]
+    foreign = sum(id(p) not in ours for p in given)
+    if foreign:
+        raise ValueError(
+            f"optimizer: expected the parameters of the model being trained, got {foreign} of {len(given)} "
+            "parameters that belong to another model (was the optimizer built before the model was "
+            "rebuilt or its head replaced?)"
+        )
+    if not any(p.requires_grad for p in given):
+        raise ValueError("optimizer: expected at least one trainable parameter (requires_grad=True), got none")
 
 
 def _make_scheduler(
@@ -254,7 +276,9 @@ def _make_scheduler(
         return scheduler, "batch"
     if isinstance(scheduler, (torch.optim.lr_scheduler.LRScheduler, torch.optim.lr_scheduler.ReduceLROnPlateau)):
         return scheduler, "epoch"
-    raise TypeError(f"scheduler: expected 'onecycle', 'cosine', None or a torch LR scheduler, got {describe(scheduler)}")
+    raise TypeError(
+        f"scheduler: expected 'onecycle', 'cosine', None or a torch LR scheduler, got {describe(scheduler)}"
+    )
 
 
 def fit(
@@ -266,6 +290,7 @@ def fit(
     lr: float = 3e-3,
     optimizer: str | torch.optim.Optimizer = "adamw",
     weight_decay: float = 0.05,
+    decay_norm_and_bias: bool = False,
     scheduler: Any = "onecycle",
     loss_fn: nn.Module | None = None,
     label_smoothing: float = 0.0,
@@ -273,25 +298,37 @@ def fit(
     precision: PrecisionPolicy | None = None,
     grad_clip: float | None = None,
     checkpoint_path: str | Path | None = None,
+    resume_path: str | Path | None = None,
     monitor: str = "val_acc",
     early_stopping_patience: int | None = None,
     restore_best: bool = True,
+    check_finite: bool = True,
     progress: bool = True,
     verbose: bool = True,
 ) -> History:
-    """Train ``model`` for ``epochs`` epochs, evaluating on ``val_loader`` after each.
+    """Train ``model`` for ``epochs`` epochs, evaluating on ``val_loader`` after each (taught in lesson 03).
 
-    Defaults are the course's fast recipe: AdamW, a OneCycle schedule stepped every
-    batch, the device's precision policy and ``channels_last`` for conv nets.
-    ``optimizer`` and ``scheduler`` also accept ready-made torch objects (a
-    ``ReduceLROnPlateau`` is stepped with the monitored value). With
-    ``checkpoint_path`` the best epoch's weights (by ``monitor``) are saved there and,
-    with ``restore_best``, loaded back at the end. ``early_stopping_patience`` stops
-    after that many epochs without improvement.
+    Defaults are the course's fast recipe: AdamW without weight decay on biases and normalisation
+    parameters (``decay_norm_and_bias=True`` decays everything), a OneCycle schedule stepped every
+    batch, the device's precision policy and ``channels_last`` for conv nets. ``optimizer`` and
+    ``scheduler`` also accept ready-made torch objects (a ``ReduceLROnPlateau`` is stepped with the
+    monitored value); a ready-made optimizer must hold this model's parameters.
+
+    The best epoch (by ``monitor``) is remembered in memory: with ``restore_best`` its weights are
+    loaded back at the end, and with ``checkpoint_path`` they are also saved there (a plain
+    ``state_dict``). ``early_stopping_patience`` stops after that many epochs without improvement.
+    ``resume_path`` makes a run resumable, as torchvision's references do: after every epoch the
+    model, optimizer, scheduler, epoch, history and best weights are saved there, and a later call
+    with the same file continues after the last saved epoch (for Colab sessions that disconnect).
+    A non-finite loss stops training with a ``FloatingPointError`` (``check_finite=False`` trains on).
+    Every argument is checked before the first batch. The model is moved to ``device``
+    (default: ``get_device()``, the GPU when there is one).
     """
     epochs = require_positive_int("epochs", epochs)
     lr = require_positive_float("lr", lr)
     require_nonempty("train_loader", train_loader)
+    if val_loader is not None:
+        require_nonempty("val_loader", val_loader)
     require_choice("monitor", monitor, ("val_acc", "val_loss", "train_loss"))
     if monitor != "train_loss" and val_loader is None:
         monitor = "train_loss"
@@ -299,9 +336,21 @@ def fit(
         require_positive_int("early_stopping_patience", early_stopping_patience)
     if not 0.0 <= label_smoothing < 1.0:
         raise ValueError(f"label_smoothing: expected a value in [0, 1), got {label_smoothing!r}")
-    device, policy = _prepare(model, device, precision)
+    if isinstance(weight_decay, bool) or not isinstance(weight_decay, (int, float)) or not weight_decay >= 0:
+        raise ValueError(f"weight_decay: expected a number >= 0, got {describe(weight_decay)}")
+    if loss_fn is not None and not callable(loss_fn):
+        raise TypeError(f"loss_fn: expected a loss such as nn.CrossEntropyLoss(), got {describe(loss_fn)}")
+    for name, path in (("checkpoint_path", checkpoint_path), ("resume_path", resume_path)):
+        if path is not None and not Path(path).parent.is_dir():
+            raise FileNotFoundError(
+                f"{name}: expected a file in an existing folder, got {str(path)!r} (folder "
+                f"{str(Path(path).parent)!r} not found; create it with Path(...).mkdir(parents=True))"
+            )
+    device, policy = place_model(model, device if device is not None else get_device(), precision)
     loss_fn = loss_fn if loss_fn is not None else nn.CrossEntropyLoss(label_smoothing=label_smoothing)
-    optimizer_ = _make_optimizer(model, optimizer, lr, weight_decay)
+    if isinstance(optimizer, torch.optim.Optimizer):
+        _require_owned_by(optimizer, model, loss_fn)
+    optimizer_ = _make_optimizer(model, optimizer, lr, weight_decay, decay_norm_and_bias)
     steps_per_epoch = len(train_loader)  # type: ignore[arg-type]
     scheduler_, when = _make_scheduler(scheduler, optimizer_, epochs, steps_per_epoch)
     scaler = torch.amp.GradScaler(device.type) if policy.use_grad_scaler else None
@@ -309,14 +358,32 @@ def fit(
     best_value = math.inf if monitor.endswith("loss") else -math.inf
     best_state: dict[str, torch.Tensor] | None = None
     stale_epochs = 0
-    for epoch in range(1, epochs + 1):
+    first_epoch = 1
+    if resume_path is not None and Path(resume_path).is_file():
+        saved = torch.load(resume_path, map_location=device, weights_only=True)
+        model.load_state_dict(saved["model"])
+        optimizer_.load_state_dict(saved["optimizer"])
+        if scheduler_ is not None and saved["scheduler"] is not None:
+            scheduler_.load_state_dict(saved["scheduler"])
+        if scaler is not None and saved["scaler"] is not None:
+            scaler.load_state_dict(saved["scaler"])
+        history = History.from_dict(saved["history"])
+        best_value, best_state, stale_epochs = saved["best_value"], saved["best_state"], saved["stale_epochs"]
+        first_epoch = saved["epoch"] + 1
+        if verbose:
+            print(f"resumed from {resume_path} after epoch {saved['epoch']}")
+    for epoch in range(first_epoch, epochs + 1):
+        if history.stopped_early:
+            break
         start = time.perf_counter()
         train = train_step(
             model, train_loader, loss_fn, optimizer_, device, precision=policy,
             scheduler=scheduler_ if when == "batch" else None, grad_clip=grad_clip, scaler=scaler,
-            progress=progress, description=f"epoch {epoch}/{epochs}",
+            check_finite=check_finite, progress=progress, description=f"epoch {epoch}/{epochs}",
         )
-        val = eval_step(model, val_loader, loss_fn, device, precision=policy) if val_loader is not None else None
+        val = None
+        if val_loader is not None:
+            val = eval_step(model, val_loader, loss_fn, device, precision=policy, check_finite=check_finite)
         history.epoch_seconds.append(time.perf_counter() - start)
         history.train_loss.append(train["loss"])
         history.train_acc.append(train["acc"])
@@ -333,8 +400,9 @@ def fit(
         improved = current < best_value if monitor.endswith("loss") else current > best_value
         if improved:
             best_value, history.best_epoch, stale_epochs = current, epoch, 0
-            if checkpoint_path is not None:
+            if restore_best or checkpoint_path is not None:
                 best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            if checkpoint_path is not None:
                 torch.save(best_state, checkpoint_path)
         else:
             stale_epochs += 1
@@ -347,7 +415,23 @@ def fit(
             history.stopped_early = True
             if verbose:
                 print(f"early stopping: no improvement in {monitor} for {stale_epochs} epochs")
-            break
+        if resume_path is not None:
+            _save_resumable(resume_path, epoch=epoch, model=model, optimizer=optimizer_, scheduler=scheduler_,
+                            scaler=scaler, history=history, best_value=best_value, best_state=best_state,
+                            stale_epochs=stale_epochs)
     if restore_best and best_state is not None:
         model.load_state_dict(best_state)
     return history
+
+
+def _save_resumable(path: str | Path, **state: Any) -> None:
+    """Write fit's resumable state atomically (a crash mid-write never leaves a half-written file)."""
+    state["model"] = state["model"].state_dict()
+    state["optimizer"] = state["optimizer"].state_dict()
+    state["scheduler"] = state["scheduler"].state_dict() if state["scheduler"] is not None else None
+    state["scaler"] = state["scaler"].state_dict() if state["scaler"] is not None else None
+    state["history"] = state["history"].to_dict()
+    path = Path(path)
+    partial = path.with_name(path.name + ".partial")
+    torch.save(state, partial)
+    partial.replace(path)

@@ -18,7 +18,8 @@ import torch
 import torchmetrics.functional as tmf
 from torch import nn
 
-from ._validate import describe, require_batch, require_labels, require_positive_int, require_tensor
+from ._validate import describe, require_labels, require_positive_int, require_tensor
+from .batches import BatchGuard, device_batches, model_mode, place_model
 from .runtime import PrecisionPolicy
 
 __all__ = [
@@ -34,15 +35,6 @@ __all__ = [
 ]
 
 
-def _model_device(model: nn.Module) -> torch.device:
-    """The device of the model's first parameter or buffer (the CPU for a model without any)."""
-    for tensor in model.parameters():
-        return tensor.device
-    for tensor in model.buffers():
-        return tensor.device
-    return torch.device("cpu")
-
-
 def _predict(
     model: nn.Module,
     loader: Iterable[Any],
@@ -50,66 +42,40 @@ def _predict(
     precision: PrecisionPolicy | None,
     expected_classes: int | None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model: expected a torch.nn.Module, got {describe(model)}")
     if not isinstance(loader, Iterable) or isinstance(loader, (torch.Tensor, str)):
         raise TypeError(
             f"loader: expected an iterable of (images, labels) batches such as a DataLoader, got {describe(loader)}"
         )
-    if precision is not None and not isinstance(precision, PrecisionPolicy):
-        raise TypeError(
-            f"precision: expected a PrecisionPolicy (from precision_policy()) or None, got {describe(precision)}"
-        )
-    if device is not None:
-        target_device = torch.device(device)
-        model.to(target_device)
-    elif precision is not None:
-        target_device = precision.device
-        model.to(target_device)
-    else:
-        target_device = _model_device(model)
-
-    all_probs: list[torch.Tensor] = []
+    device, policy = place_model(model, device, precision)
+    guard = BatchGuard(device, "model outputs")
+    all_logits: list[torch.Tensor] = []
     all_targets: list[torch.Tensor] = []
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.inference_mode():
-            for index, batch in enumerate(loader):
-                images, labels = require_batch(index, batch)
-                require_tensor(f"loader batch {index} images", images)
-                require_labels(f"loader batch {index} labels", labels, n=images.shape[0])
-                images = images.to(target_device, non_blocking=True)
-                if precision is not None and precision.channels_last and images.ndim == 4:
-                    images = images.contiguous(memory_format=torch.channels_last)
-                if precision is not None:
-                    with precision.autocast():
-                        logits = model(images)
-                else:
-                    logits = model(images)
-                if not isinstance(logits, torch.Tensor) or logits.ndim != 2 or logits.shape[0] != images.shape[0]:
-                    raise ValueError(
-                        f"model: expected outputs of shape ({images.shape[0]}, num_classes) for a batch of "
-                        f"{images.shape[0]}, got {describe(logits)}"
-                    )
-                if expected_classes is not None and logits.shape[1] != expected_classes:
-                    raise ValueError(
-                        f"num_classes: expected {logits.shape[1]} (the width of the model's output), got {expected_classes}"
-                    )
-                if all_probs and logits.shape[1] != all_probs[0].shape[1]:
-                    raise ValueError(
-                        f"model: expected the same number of outputs for every batch ({all_probs[0].shape[1]}), "
-                        f"got {logits.shape[1]} for batch {index}"
-                    )
-                all_probs.append(torch.softmax(logits.float(), dim=1).cpu())
-                all_targets.append(labels.to("cpu", torch.int64))
-    finally:
-        model.train(was_training)
-    if not all_probs:
+    with model_mode(model, False), torch.inference_mode():
+        for index, images, labels, label_max in device_batches(loader, device, policy):
+            if labels is None:
+                raise ValueError(f"loader: expected batches of (images, labels), got images alone as batch {index}")
+            require_labels(f"loader batch {index} labels", labels, n=images.shape[0])
+            with policy.autocast():
+                logits = model(images)
+            width = logits.shape[1] if isinstance(logits, torch.Tensor) and logits.ndim == 2 else None
+            if all_logits and width is not None and width != all_logits[0].shape[1]:
+                raise ValueError(
+                    f"model: expected the same number of outputs for every batch ({all_logits[0].shape[1]}), "
+                    f"got {width} for batch {index}"
+                )
+            if expected_classes is not None and width is not None and width != expected_classes:
+                raise ValueError(
+                    f"num_classes: expected {width} (the width of the model's output), got {expected_classes}"
+                )
+            guard.check_outputs(index, logits, labels, label_max)
+            guard.record(index, logits)
+            all_logits.append(logits.float())
+            all_targets.append(labels.to(torch.int64))
+    guard.finish()
+    if not all_logits:
         raise ValueError(f"loader: expected at least one batch, got an empty {type(loader).__name__}")
-    probs = torch.cat(all_probs)
-    targets = torch.cat(all_targets)
-    return probs.argmax(dim=1), probs, targets
+    probs = torch.softmax(torch.cat(all_logits), dim=1).cpu()
+    return probs.argmax(dim=1), probs, torch.cat(all_targets).cpu()
 
 
 def predict(
@@ -127,8 +93,9 @@ def predict(
     ``torch.inference_mode()`` (its previous mode is restored afterwards).
 
     ``device``: where to run; the model is moved there (default: where the model
-    already is, or ``precision.device``). ``precision``: a ``PrecisionPolicy``
-    whose autocast and ``channels_last`` settings are used.
+    already is). ``precision``: a ``PrecisionPolicy`` (default: the device's, as for every
+    loop of the course: see ``course_utils.batches``). Non-finite outputs raise a
+    ``FloatingPointError``. Taught in lesson 03.
     """
     return _predict(model, loader, device, precision, expected_classes=None)
 

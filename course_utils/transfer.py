@@ -16,7 +16,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from ._validate import describe, require_batch, require_positive_float, require_positive_int
+from ._validate import describe, require_positive_float, require_positive_int
+from .batches import BatchGuard, device_batches, model_mode, place_model
 
 __all__ = [
     "discriminative_param_groups",
@@ -124,26 +125,35 @@ def freeze_backbone(model: nn.Module) -> nn.Module:
     return model
 
 
+def _decay_setting(weight_decay: float | None) -> dict[str, float]:
+    """``{"weight_decay": value}`` for a group, or ``{}`` to leave the optimizer's own setting in force."""
+    if weight_decay is None:
+        return {}
+    if isinstance(weight_decay, bool) or not isinstance(weight_decay, (int, float)) or weight_decay < 0:
+        raise ValueError(f"weight_decay: expected a number >= 0 or None, got {describe(weight_decay)}")
+    return {"weight_decay": float(weight_decay)}
+
+
 def param_groups(
     model: nn.Module,
     head_lr: float,
     backbone_lr: float,
     *,
-    weight_decay: float = 0.0,
+    weight_decay: float | None = None,
 ) -> list[dict[str, Any]]:
-    """Optimizer parameter groups for discriminative learning rates.
+    """Optimizer parameter groups for discriminative learning rates (taught in lesson 04).
 
     Returns ``[{"name": "head", "params": [...], "lr": head_lr, ...},
     {"name": "backbone", "params": [...], "lr": backbone_lr, ...}]`` for
     ``torch.optim.AdamW(param_groups(...))``. Only trainable parameters are
     included and each appears in exactly one group; the backbone group is left
-    out when the whole backbone is frozen.
+    out when the whole backbone is frozen. ``weight_decay`` (if given) is written into
+    every group; by default the groups leave it to the optimizer's own ``weight_decay=``.
     """
     _require_module("model", model)
     require_positive_float("head_lr", head_lr)
     require_positive_float("backbone_lr", backbone_lr)
-    if isinstance(weight_decay, bool) or not isinstance(weight_decay, (int, float)) or weight_decay < 0:
-        raise ValueError(f"weight_decay: expected a number >= 0, got {describe(weight_decay)}")
+    decay = _decay_setting(weight_decay)
     _, head = find_head(model)
     head_ids = {id(p) for p in head.parameters()}
     head_params: list[nn.Parameter] = []
@@ -157,16 +167,9 @@ def param_groups(
             "model: expected a trainable classifier head, got one whose parameters are all frozen "
             "(call unfreeze(...) on the head or use freeze_backbone(model))"
         )
-    groups = [{"name": "head", "params": head_params, "lr": float(head_lr), "weight_decay": float(weight_decay)}]
+    groups = [{"name": "head", "params": head_params, "lr": float(head_lr), **decay}]
     if backbone_params:
-        groups.append(
-            {
-                "name": "backbone",
-                "params": backbone_params,
-                "lr": float(backbone_lr),
-                "weight_decay": float(weight_decay),
-            }
-        )
+        groups.append({"name": "backbone", "params": backbone_params, "lr": float(backbone_lr), **decay})
     return groups
 
 
@@ -176,7 +179,7 @@ def discriminative_param_groups(
     head_lr: float,
     factor: float = 10.0,
     *,
-    weight_decay: float = 0.0,
+    weight_decay: float | None = None,
 ) -> list[dict[str, Any]]:
     """Parameter groups whose learning rate shrinks by ``factor`` per group, from the head towards the input.
 
@@ -189,13 +192,13 @@ def discriminative_param_groups(
     trainable parameters are included; a group without any is left out. Every
     trainable parameter must belong to exactly one group, otherwise a ``ValueError``
     names the ones that are missing or repeated. Returns dicts with ``name``,
-    ``params``, ``lr`` and ``weight_decay`` for ``torch.optim.AdamW(...)``.
+    ``params`` and ``lr`` (and ``weight_decay`` when given; otherwise the optimizer's own
+    ``weight_decay=`` applies) for ``torch.optim.AdamW(...)``. Taught in lesson 04.
     """
     _require_module("model", model)
     lr = require_positive_float("head_lr", head_lr)
     step = require_positive_float("factor", factor)
-    if isinstance(weight_decay, bool) or not isinstance(weight_decay, (int, float)) or weight_decay < 0:
-        raise ValueError(f"weight_decay: expected a number >= 0, got {describe(weight_decay)}")
+    decay = _decay_setting(weight_decay)
     if isinstance(groups, (str, bytes)) or not isinstance(groups, Sequence) or not groups:
         raise TypeError(
             f"groups: expected a list of lists of module names such as [['layer1'], ['fc']], got {describe(groups)}"
@@ -227,8 +230,7 @@ def discriminative_param_groups(
                 owner[id(parameter)] = label
                 params.append(parameter)
         if params:
-            result.append({"name": label, "params": params, "lr": lr / step ** (len(groups) - 1 - index),
-                           "weight_decay": float(weight_decay)})
+            result.append({"name": label, "params": params, "lr": lr / step ** (len(groups) - 1 - index), **decay})
     missing = [name for name, p in model.named_parameters() if p.requires_grad and id(p) not in owner]
     if missing:
         shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
@@ -248,31 +250,34 @@ def extract_features(
     With a frozen backbone the features never change, so feature extraction can
     compute them once and train only a linear classifier on them. A forward hook
     on the head (``find_head``) captures its input; the model runs in ``eval()``
-    mode under ``torch.inference_mode()`` and its mode is restored afterwards.
-    Returns float32 features N×D and int64 labels N, on the CPU.
+    mode under ``torch.inference_mode()`` and its mode is restored afterwards, where the
+    model is or on ``device``, with the device's precision policy (``course_utils.batches``).
+    Returns float32 features N×D and int64 labels N, on the CPU. Taught in lesson 04.
     """
     _, head = find_head(model)
-    if device is not None:
-        model.to(device)
-    target = torch.device(device) if device is not None else next(model.parameters()).device
+    device, policy = place_model(model, device, None)
+    guard = BatchGuard(device, "features")
     captured: list[torch.Tensor] = []
     labels: list[torch.Tensor] = []
 
     def hook(_module: nn.Module, inputs: tuple[torch.Tensor, ...], _output: torch.Tensor) -> None:
-        captured.append(inputs[0].detach().float().flatten(1).cpu())
+        captured.append(inputs[0].detach().float().flatten(1))
 
     handle = head.register_forward_hook(hook)
-    was_training = model.training
-    model.eval()
     try:
-        with torch.inference_mode():
-            for index, batch in enumerate(loader):
-                images, batch_labels = require_batch(index, batch)
-                model(images.to(target))
-                labels.append(torch.as_tensor(batch_labels).to("cpu", torch.int64))
+        with model_mode(model, False), torch.inference_mode():
+            for index, images, batch_labels, _ in device_batches(loader, device, policy):
+                if batch_labels is None:
+                    raise ValueError(
+                        f"loader: expected batches of (images, labels), got images alone as batch {index}"
+                    )
+                with policy.autocast():
+                    model(images)
+                guard.record(index, captured[-1])
+                labels.append(batch_labels.to(torch.int64))
     finally:
         handle.remove()
-        model.train(was_training)
+    guard.finish()
     if not captured:
         raise ValueError(f"loader: expected at least one batch, got an empty {type(loader).__name__}")
-    return torch.cat(captured), torch.cat(labels)
+    return torch.cat(captured).cpu(), torch.cat(labels).cpu()

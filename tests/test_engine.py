@@ -124,15 +124,182 @@ def test_fit_checkpoint_and_early_stopping(tmp_path: Path, capsys: pytest.Captur
     assert set(state) == {"1.weight", "1.bias"}
 
 
-def test_fit_restores_best_weights() -> None:
+def _diverging_validation() -> tuple[cu.TensorLoader, cu.TensorLoader]:
+    """A training set and a validation set whose labels are shifted by one: fitting the first spoils the second,
+    so the best validation epoch is the first, never the last."""
     x, y = _blobs()
+    return cu.TensorLoader(x, y, 60), cu.TensorLoader(x[:60], (y[:60] + 1) % 3, 60)
+
+
+@pytest.mark.parametrize("checkpoint", [False, True])
+def test_fit_restores_the_best_epoch_with_or_without_a_checkpoint(tmp_path: Path, checkpoint: bool) -> None:
+    train, val = _diverging_validation()
+    path = tmp_path / "best.pt" if checkpoint else None
     model = _linear()
-    train = cu.TensorLoader(x, y, 60)
-    val = cu.TensorLoader(*_blobs(60, seed=2), 60)
     history = cu.fit(model, train, val, epochs=3, lr=0.1, monitor="val_loss", device="cpu", precision=FP32,
-                     checkpoint_path=Path("/tmp") / "course_fit_best.pt", progress=False, verbose=False)
-    best = history.val_loss[history.best_epoch - 1]
-    assert cu.eval_step(model, val, nn.CrossEntropyLoss(), "cpu", precision=FP32)["loss"] == pytest.approx(best)
+                     checkpoint_path=path, progress=False, verbose=False)
+    assert history.best_epoch == 1 and history.val_loss[0] < min(history.val_loss[1:])
+    restored = cu.eval_step(model, val, nn.CrossEntropyLoss(), "cpu", precision=FP32)["loss"]
+    assert restored == pytest.approx(history.val_loss[0], rel=1e-6)
+    if checkpoint:
+        assert torch.equal(torch.load(path, weights_only=True)["1.weight"], model[1].weight)
+    last = _linear()
+    history = cu.fit(last, train, val, epochs=3, lr=0.1, monitor="val_loss", device="cpu", precision=FP32,
+                     restore_best=False, progress=False, verbose=False)
+    kept = cu.eval_step(last, val, nn.CrossEntropyLoss(), "cpu", precision=FP32)["loss"]
+    assert kept == pytest.approx(history.val_loss[-1], rel=1e-6) and kept > restored
+
+
+class CountingLoader:
+    """A loader that counts the batches it hands out (to prove nothing was trained)."""
+
+    def __init__(self, loader: cu.TensorLoader) -> None:
+        self.loader, self.batches = loader, 0
+
+    def __len__(self) -> int:
+        return len(self.loader)
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        for batch in self.loader:
+            self.batches += 1
+            yield batch
+
+
+def test_fit_checks_every_argument_before_the_first_batch(tmp_path: Path) -> None:
+    x, y = _blobs(30)
+    train = CountingLoader(cu.TensorLoader(x, y, 10))
+    model, other = _linear(), _linear()
+    cases = [
+        (ValueError, "val_loader: expected a non-empty list", dict(val_loader=[])),
+        (FileNotFoundError, "checkpoint_path: expected a file in an existing folder",
+         dict(checkpoint_path=tmp_path / "missing" / "best.pt")),
+        (FileNotFoundError, "resume_path: expected a file in an existing folder",
+         dict(resume_path=tmp_path / "missing" / "run.pt")),
+        (TypeError, "loss_fn: expected a loss such as nn.CrossEntropyLoss\\(\\), got str", dict(loss_fn="ce")),
+        (ValueError, "weight_decay: expected a number >= 0, got float -0.1", dict(weight_decay=-0.1)),
+        (ValueError, "optimizer: expected the parameters of the model being trained, got 2 of 2 parameters",
+         dict(optimizer=torch.optim.SGD(other.parameters(), lr=0.1))),
+    ]
+    for error, message, kwargs in cases:
+        with pytest.raises(error, match=message):
+            cu.fit(model, train, device="cpu", precision=FP32, progress=False, verbose=False, **kwargs)
+    frozen = _linear().requires_grad_(False)
+    with pytest.raises(ValueError, match="optimizer: expected at least one trainable parameter"):
+        cu.fit(frozen, train, optimizer=torch.optim.SGD(frozen.parameters(), lr=0.1), device="cpu",
+               progress=False, verbose=False)
+    assert train.batches == 0
+    # a learnable parameter of the loss (a temperature, say) may be optimised with the model
+    scale = nn.Parameter(torch.ones(()))
+    class ScaledLoss(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.scale = scale
+        def forward(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+            return nn.functional.cross_entropy(logits * self.scale, targets)
+    optimizer = torch.optim.SGD([*model.parameters(), scale], lr=0.1)
+    cu.fit(model, train, epochs=1, optimizer=optimizer, scheduler=None, loss_fn=ScaledLoss(), device="cpu",
+           precision=FP32, progress=False, verbose=False)
+    assert train.batches == 3
+
+
+def test_fit_raises_on_a_non_finite_loss_with_batch_and_learning_rate() -> None:
+    x, y = _blobs(60)
+    x[35] = float("nan")
+    train = cu.TensorLoader(x, y, 10)
+    with pytest.raises(FloatingPointError, match="training loss: expected finite values, got nan at batch 3 "
+                                                 "\\(learning rate 0.1\\). Hint: lower the learning rate"):
+        cu.fit(_linear(), train, epochs=2, lr=0.1, optimizer="sgd", scheduler=None, device="cpu", precision=FP32,
+               progress=False, verbose=False)
+    history = cu.fit(_linear(), train, epochs=2, lr=0.1, optimizer="sgd", scheduler=None, check_finite=False,
+                     device="cpu", precision=FP32, progress=False, verbose=False)
+    assert history.epochs == 2 and math.isnan(history.train_loss[-1])
+    broken = _linear()
+    with torch.no_grad():
+        broken[1].weight[0, 0] = float("inf")
+    with pytest.raises(FloatingPointError, match="evaluation loss: expected finite values, got nan at batch 0. Hint: the model's weights"):
+        cu.eval_step(broken, cu.TensorLoader(*_blobs(20), 10), nn.CrossEntropyLoss(), "cpu", precision=FP32)
+
+
+def test_labels_are_checked_on_every_batch() -> None:
+    x, y = _blobs(30)
+    y[25] = 7
+    loader = cu.TensorLoader(x, y, 10)
+    for run in (lambda m: cu.eval_step(m, loader, nn.CrossEntropyLoss(), "cpu", precision=FP32),
+                lambda m: cu.train_step(m, loader, nn.CrossEntropyLoss(), torch.optim.SGD(m.parameters(), lr=0.1),
+                                        "cpu", precision=FP32)):
+        with pytest.raises(ValueError, match="expected at least 8 outputs \\(labels go up to 7 in batch 2\\), got 3"):
+            run(_linear())
+
+
+def test_labels_already_on_the_device_are_checked_once_at_the_end() -> None:
+    guard = cu.batches.BatchGuard(torch.device("cpu"), "evaluation loss")
+    logits = torch.zeros(4, 3)
+    guard.check_outputs(0, logits, torch.tensor([0, 1, 2, 1]), label_max=None)
+    guard.finish()
+    guard.check_outputs(1, logits, torch.tensor([0, 5, 2, 1]), label_max=None)
+    with pytest.raises(ValueError, match="expected at least 6 outputs \\(labels go up to 5\\), got 3"):
+        guard.finish()
+
+
+def test_loops_restore_the_callers_mode_module_by_module() -> None:
+    x, y = _blobs(20)
+    loader = cu.TensorLoader(x, y, 10)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(4, 3), nn.BatchNorm1d(3))
+    model.train()
+    model[2].eval()  # a deliberate mix: batch norm frozen inside a training model
+    before = [m.training for m in model.modules()]
+    cu.eval_step(model, loader, nn.CrossEntropyLoss(), "cpu", precision=FP32)
+    assert [m.training for m in model.modules()] == before
+    model.eval()
+    cu.train_step(model, loader, nn.CrossEntropyLoss(), torch.optim.SGD(model.parameters(), lr=0.1), "cpu",
+                  precision=FP32)
+    assert not any(m.training for m in model.modules())
+
+
+def test_no_weight_decay_on_biases_and_norm_layers_by_default() -> None:
+    """Batch norm removes the mean, so the bias before it gets an exactly-zero gradient: only decay moves it."""
+    x, y = _blobs(60)
+    final_bias = {}
+    for decay_all in (False, True):
+        torch.manual_seed(0)
+        model = nn.Sequential(nn.Flatten(), nn.Linear(4, 3), nn.BatchNorm1d(3))
+        nn.init.ones_(model[1].bias)
+        cu.fit(model, cu.TensorLoader(x, y, 20), epochs=2, lr=0.1, optimizer="sgd", weight_decay=0.5,
+               decay_norm_and_bias=decay_all, scheduler=None, device="cpu", precision=FP32, progress=False,
+               verbose=False)
+        final_bias[decay_all] = model[1].bias.detach().clone()
+    torch.testing.assert_close(final_bias[False], torch.ones(3), atol=1e-5, rtol=0)
+    assert bool((final_bias[True] < 0.9).all())
+    groups = cu.decay_groups(nn.Sequential(nn.Linear(4, 3), nn.LayerNorm(3)), 0.05)
+    assert [(len(g["params"]), g["weight_decay"]) for g in groups] == [(1, 0.05), (3, 0.0)]
+
+
+def test_fit_resumes_after_an_interruption_exactly(tmp_path: Path) -> None:
+    x, y = _blobs()
+    val = cu.TensorLoader(*_blobs(60, seed=2), 60)
+
+    class StopInEpoch3(CountingLoader):
+        def __iter__(self):  # type: ignore[no-untyped-def]
+            if self.batches >= 2 * len(self):
+                raise KeyboardInterrupt("the Colab session disconnected")
+            yield from super().__iter__()
+
+    settings = dict(epochs=4, lr=0.05, device="cpu", precision=FP32, progress=False, verbose=False)
+    reference_model = _linear()
+    reference = cu.fit(reference_model, cu.TensorLoader(x, y, 60), val, **settings)
+    path = tmp_path / "run.pt"
+    with pytest.raises(KeyboardInterrupt):
+        cu.fit(_linear(), StopInEpoch3(cu.TensorLoader(x, y, 60)), val, resume_path=path, **settings)
+    assert torch.load(path, weights_only=True)["epoch"] == 2
+    resumed_model = _linear()
+    resumed = cu.fit(resumed_model, cu.TensorLoader(x, y, 60), val, resume_path=path, **settings)
+    assert resumed.train_loss == pytest.approx(reference.train_loss, rel=1e-6)
+    assert resumed.val_acc == reference.val_acc and resumed.lr == pytest.approx(reference.lr)
+    assert resumed.best_epoch == reference.best_epoch
+    for a, b in zip(resumed_model.parameters(), reference_model.parameters()):
+        torch.testing.assert_close(a, b)
+    again = cu.fit(_linear(), cu.TensorLoader(x, y, 60), val, resume_path=path, **settings)
+    assert again.epochs == 4  # a finished run resumes to its end at once
 
 
 def test_gradient_clipping_bounds_the_update() -> None:
@@ -178,7 +345,7 @@ def test_engine_rejects_bad_input() -> None:
     loader = cu.TensorLoader(x, y, 10)
     loss_fn = nn.CrossEntropyLoss()
     two_outputs = nn.Sequential(nn.Flatten(), nn.Linear(4, 2))
-    with pytest.raises(ValueError, match="model: expected at least 3 outputs \\(labels go up to 2\\), got 2"):
+    with pytest.raises(ValueError, match="expected at least 3 outputs \\(labels go up to 2 in batch 0\\), got 2"):
         cu.eval_step(two_outputs, loader, loss_fn, "cpu")
     with pytest.raises(ValueError, match="model: expected outputs of shape \\(batch, classes\\)"):
         cu.eval_step(nn.Flatten(0), loader, loss_fn, "cpu")

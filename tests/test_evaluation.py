@@ -139,7 +139,7 @@ def test_predict_rejects_an_empty_loader():
         ([torch.zeros(2, 1, 2, 2)], ValueError, r"loader: expected batches of \(images, labels\)"),
         ([(torch.zeros(2, 1, 2, 2), torch.tensor([0, 1, 2]))], ValueError, "labels: expected 2 labels"),
         ([(torch.zeros(2, 1, 2, 2), torch.tensor([0.0, 1.0]))], TypeError, "labels: expected dtype"),
-        ([([0.0], torch.tensor([0]))], TypeError, "images: expected a torch.Tensor"),
+        ([([0.0], torch.tensor([0]))], TypeError, "loader: expected images as a tensor, got list"),
         (torch.zeros(3), TypeError, "loader: expected an iterable of"),
         (42, TypeError, "loader: expected an iterable of"),
     ],
@@ -154,7 +154,7 @@ def test_predict_rejects_bad_model_outputs_and_arguments():
         def forward(self, x: torch.Tensor) -> torch.Tensor:
             return torch.zeros(x.shape[0])
 
-    with pytest.raises(ValueError, match=r"model: expected outputs of shape \(4, num_classes\)"):
+    with pytest.raises(ValueError, match=r"model: expected outputs of shape \(batch, classes\), got a tensor of shape \(4,"):
         predict(Flat(), index_batches())
 
     class Growing(nn.Module):

@@ -21,6 +21,7 @@ import os
 import pickle
 import socket
 import struct
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -336,23 +337,34 @@ def place_open_clip_checkpoint(
 
 
 @pytest.fixture()
-def hub_cache(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+def hub_cache(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
     """An empty Hugging Face hub cache in tmp_path that huggingface_hub uses by default.
 
     HF_HOME / HF_HUB_CACHE are read once, when ``huggingface_hub.constants`` is imported (long before
     any test), so setting the variables now would change nothing; ``hf_hub_download(cache_dir=None)``
     reads ``constants.HF_HUB_CACHE`` at call time, so that module attribute is the narrowest seam.
-    Second seam: in huggingface_hub 2.4 (the locked version), building the request headers (done even
-    with ``local_files_only=True``) detects "AI agent" harnesses from a registry it fetches once per process
-    from huggingface.co (3 s timeout, failures ignored) and caches in ``$HF_HOME/.agent_harnesses.json``.
-    ``constants.HF_HUB_DISABLE_TELEMETRY`` (the documented HF_HUB_DISABLE_TELEMETRY switch, also read at
-    import time) turns exactly that user-agent enrichment off; the file look-up itself is unchanged.
+    huggingface_hub 2.4 (the locked version) builds telemetry request headers even with
+    ``local_files_only=True`` and, for that, fetches a registry from huggingface.co; ``course_utils.clip``
+    switches telemetry off around its look-ups and downloads. The fixture proves it: any attempt to open
+    a network connection during the test fails it.
     """
     cache = (tmp_path / "hf-hub").resolve()
     cache.mkdir()
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(cache))
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_DISABLE_TELEMETRY", True)
-    return cache
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_DISABLE_TELEMETRY", False)  # the learner's default
+
+    attempts: list[object] = []  # recorded, not raised: huggingface_hub swallows errors of its telemetry fetch
+
+    def no_network(self, address, *args, **kwargs):
+        if self.family in (socket.AF_INET, socket.AF_INET6):
+            attempts.append(address)
+            raise OSError(f"the test forbids network connections (to {address})")
+        return real_connect(self, address, *args, **kwargs)
+
+    real_connect = socket.socket.connect
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    yield cache
+    assert not attempts, f"the test tried to open network connections to {attempts}"
 
 
 def test_load_clip_online_path_loads_vit_b_32_from_the_hugging_face_cache(hub_cache, monkeypatch, capsys):

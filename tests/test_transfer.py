@@ -172,6 +172,19 @@ def test_freeze_backbone_then_training_changes_only_the_head():
 # ---------------------------------------------------------------- param_groups
 
 
+def test_groups_leave_weight_decay_to_the_optimizer_unless_given():
+    """AdamW(groups, weight_decay=0.01) must decay: a group's own key would silently override it."""
+    model = replace_head(TinyVGG(), 3)
+    layer_groups = [["block_1"], ["block_2"], ["classifier"]]
+    for groups in (param_groups(model, head_lr=1e-3, backbone_lr=1e-4),
+                   discriminative_param_groups(model, layer_groups, head_lr=1e-3)):
+        assert all("weight_decay" not in g for g in groups)
+        optimizer = torch.optim.AdamW(groups, weight_decay=0.01)
+        assert [g["weight_decay"] for g in optimizer.param_groups] == [0.01] * len(groups)
+    given = torch.optim.AdamW(param_groups(model, head_lr=1e-3, backbone_lr=1e-4, weight_decay=0.0), weight_decay=0.5)
+    assert [g["weight_decay"] for g in given.param_groups] == [0.0, 0.0]
+
+
 def test_param_groups_cover_each_trainable_parameter_exactly_once():
     model = replace_head(torchvision.models.resnet18(weights=None), 10)
     freeze(model.conv1)  # a few frozen parameters must be left out
