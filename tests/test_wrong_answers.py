@@ -14,8 +14,10 @@ import pytest
 from tools.course import find_lessons, read_notebook, source_path
 from tools.wrong_answers import Outcome, exercise_test_cells, load_answers, run_lesson, summary
 
-#: The share of typical mistakes a learner must see fail before submitting, over the whole course.
-VISIBLE_SHARE = 0.6
+#: The share of typical mistakes a learner must see fail before submitting, over the whole course and in each
+#: lesson (issue 16 asked for 60%; every lesson reached 100% in November 2026, so a regression shows early).
+VISIBLE_SHARE = 0.9
+VISIBLE_SHARE_PER_LESSON = 0.8
 
 pytestmark = pytest.mark.maintainer_stack
 
@@ -41,6 +43,10 @@ def test_mistakes_fail_and_alternatives_pass(lesson: str) -> None:
     report = summary(outcomes)
     print(report)
     assert all(o.ok for o in outcomes), "a mistake passed or an alternative failed:\n" + report
+    mistakes = [o for o in outcomes if not o.answer.correct]
+    visible = sum(o.visible_failed for o in mistakes) / len(mistakes)
+    assert visible >= VISIBLE_SHARE_PER_LESSON, \
+        f"{lesson}: only {visible:.0%} of the typical mistakes fail the visible tests:\n" + report
 
 
 def test_most_mistakes_fail_visibly_before_submission() -> None:

@@ -68,7 +68,7 @@ FIT_LOOP = "    for epoch in range(1, epochs + 1):\n        model.train()  # eve
 FIT_SELECT = "        if val_acc > best_acc:"
 FIT_COPY = "best_state = {name: value.detach().clone() for name, value in model.state_dict().items()}"
 FIT_TEST = ("    model.load_state_dict(best_state)\n"
-            "    test_acc = cu.eval_step(model, test_loader, loss_fn, device, precision=FP32)[\"acc\"]\n")
+            "    test_acc = accuracy(model, test_loader, device)\n")
 FIT_OWN_STEPS = '''
 def fixed_fit(model, train_loader, val_loader, test_loader, epochs, optimizer, loss_fn, device):
     history = {"train_loss": [], "val_acc": []}
@@ -108,13 +108,13 @@ ANSWERS = {
             (FIT_LOOP, "    model.train()\n    for epoch in range(1, epochs + 1):\n        # the evaluation at the end"),
         )),
         Answer("still chooses with the test set (average of validation and test)", edits=((FIT_SELECT, """\
-        val_acc = (val_acc + cu.eval_step(model, test_loader, loss_fn, device, precision=FP32)["acc"]) / 2
+        val_acc = (val_acc + accuracy(model, test_loader, device)) / 2
         if val_acc > best_acc:"""),)),
         Answer("chooses on validation but watches the test accuracy every epoch", edits=((FIT_SELECT, """\
-        print(f"epoch {epoch}: test acc {cu.eval_step(model, test_loader, loss_fn, device, precision=FP32)['acc']:.3f}")
+        print(f"epoch {epoch}: test acc {accuracy(model, test_loader, device):.3f}")
         if val_acc > best_acc:"""),)),
         Answer("measures the test set before restoring the best weights", edits=((FIT_TEST, """\
-    test_acc = cu.eval_step(model, test_loader, loss_fn, device, precision=FP32)["acc"]
+    test_acc = accuracy(model, test_loader, device)
     model.load_state_dict(best_state)
 """),)),
         Answer("the latest of tied epochs (>=)", edits=((FIT_SELECT, "        if val_acc >= best_acc:"),)),
