@@ -39,3 +39,13 @@ def test_importing_the_package_loads_no_heavy_library() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split("\n")
     assert out[0] == "", f"import course_utils loaded {out[0]}"
     assert out[1] == "torch"  # the training loop needs torch, not torchvision, torchmetrics or matplotlib
+
+
+def test_every_public_function_and_class_names_the_lesson_that_teaches_it() -> None:
+    """Like d2l's package, each helper says where the course teaches it (issue 17)."""
+    import inspect
+    import re
+
+    silent = [name for name in cu.__all__ if (inspect.isfunction(obj := getattr(cu, name)) or inspect.isclass(obj))
+              and not re.search(r"[Ll]essons? \d\d", inspect.getdoc(obj) or "")]
+    assert not silent, f"docstrings that name no lesson ('Taught in lesson NN.'): {silent}"
