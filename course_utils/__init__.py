@@ -18,55 +18,66 @@ Lessons import it as ``import course_utils as cu``. Each module has one job:
 * ``clip``       – CLIP: open_clip loading (or a labelled stand-in), zero-shot helpers, a tiny CLIP
 * ``checks``     – assertions with clear messages for the lessons' test cells
 * ``references`` – a result printed beside the recorded full-mode reference results
+
+Every name below is imported lazily (PEP 562): ``import course_utils`` loads no submodule, and
+``cu.fit`` imports ``engine`` the first time it is used. So a lesson that needs only the data
+helpers never pays for torchvision, torchmetrics, open_clip or matplotlib.
 """
 
-from . import batches, checks
-from .augment import *  # noqa: F403
-from .augment import __all__ as _augment_all
-from .clip import *  # noqa: F403
-from .clip import __all__ as _clip_all
-from .datasets import *  # noqa: F403
-from .datasets import __all__ as _datasets_all
-from .engine import *  # noqa: F403
-from .engine import __all__ as _engine_all
-from .evaluation import *  # noqa: F403
-from .evaluation import __all__ as _evaluation_all
-from .image_io import *  # noqa: F403
-from .image_io import __all__ as _image_io_all
-from .loaders import *  # noqa: F403
-from .loaders import __all__ as _loaders_all
-from .models import *  # noqa: F403
-from .models import __all__ as _models_all
-from .plotting import *  # noqa: F403
-from .plotting import __all__ as _plotting_all
-from .pretrained import *  # noqa: F403
-from .pretrained import __all__ as _pretrained_all
-from .references import *  # noqa: F403
-from .references import __all__ as _references_all
-from .runtime import *  # noqa: F403
-from .runtime import __all__ as _runtime_all
-from .transfer import *  # noqa: F403
-from .transfer import __all__ as _transfer_all
-from .transfer_data import *  # noqa: F403
-from .transfer_data import __all__ as _transfer_data_all
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 __version__ = "0.1.0"
-__all__ = [
-    "__version__",
-    "batches",
-    "checks",
-    *_runtime_all,
-    *_image_io_all,
-    *_datasets_all,
-    *_loaders_all,
-    *_augment_all,
-    *_models_all,
-    *_transfer_all,
-    *_pretrained_all,
-    *_transfer_data_all,
-    *_engine_all,
-    *_evaluation_all,
-    *_plotting_all,
-    *_clip_all,
-    *_references_all,
-]
+
+#: The public names, by the module that defines them (each must equal that module's ``__all__``;
+#: ``tests/test_package.py`` checks it). ``batches`` and ``checks`` are used as modules.
+EXPORTS: dict[str, tuple[str, ...]] = {
+    "runtime": ("PrecisionPolicy", "RunMode", "cpu_supports_bf16", "get_device", "precision_policy", "quick",
+                "run_mode", "seed_everything", "setup_text", "show_setup"),
+    "image_io": ("IMAGE_BACKENDS", "decode_image", "encode_png", "image_backend"),
+    "datasets": ("CIFAR10_CLASSES", "FASHION_MNIST_CLASSES", "SYSTEM_FASHION_MNIST", "CIFAR10StandIn",
+                 "channel_stats", "cifar10_tensors", "data_dir", "export_image_folder", "fashion_mnist_tensors",
+                 "load_cifar10", "load_fashion_mnist", "sample_photo", "sample_photos"),
+    "loaders": ("TensorLoader", "TransformedDataset", "make_dataloaders"),
+    "augment": ("random_hflip",),
+    "models": ("FashionMLP", "LeNet5", "ResidualBlock", "SmallCNN", "TinyVGG", "count_parameters"),
+    "transfer": ("discriminative_param_groups", "extract_features", "find_head", "freeze", "freeze_backbone",
+                 "param_groups", "replace_head", "unfreeze"),
+    "pretrained": ("OFFLINE_ARCH", "PretrainedModel", "imagenet_categories", "load_pretrained"),
+    "transfer_data": ("DIGIT_CLASSES", "FACE_CLASSES", "PET_BREEDS", "PET_CLASSES", "ImageFolderSplits",
+                      "digits_tensors", "faces_tensors", "file_digest", "find_duplicate_files", "image_files",
+                      "per_class_subset", "pet_image_folder", "photo_standin_folder", "stratified_split"),
+    "engine": ("History", "decay_groups", "eval_step", "fit", "train_step"),
+    "evaluation": ("ClassScores", "ConfusedPair", "EvaluationReport", "MacroScores", "classification_report",
+                   "evaluate", "macro_scores_from_confusion", "most_confused_pairs", "predict"),
+    "plotting": ("plot_confusion_matrix", "plot_history", "show_augmentations", "show_batch", "show_images",
+                 "show_predictions"),
+    "clip": ("CLIP_MAX_LOGIT_SCALE", "DEFAULT_CLIP_MODEL", "DEFAULT_CLIP_PRETRAINED", "BagOfWordsTextEncoder",
+             "CaptionBank", "LinearProbe", "LoadedCLIP", "TinyCLIP", "WordVocabulary", "cached_clip_checkpoint",
+             "clip_loss", "clip_preprocess", "cosine_logits", "encode_images", "encode_texts",
+             "ensemble_class_embeddings", "fit_linear_probe", "hub_reachable", "linear_probe", "load_clip",
+             "patchify", "zero_shot_classifier", "zero_shot_classify"),
+    "references": ("ReferenceRun", "reference_runs", "result", "results"),
+}
+SUBMODULES = (*EXPORTS, "batches", "checks")
+_MODULE_OF = {name: module for module, names in EXPORTS.items() for name in names}
+
+__all__ = ["__version__", "batches", "checks", *_MODULE_OF]
+
+
+def __getattr__(name: str) -> Any:
+    """Import a submodule, or the submodule that defines ``name``, on first use (PEP 562)."""
+    if name in SUBMODULES:
+        return importlib.import_module(f".{name}", __name__)
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module 'course_utils' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -22,6 +22,8 @@ def random_hflip(images: torch.Tensor, p: float = 0.5, generator: torch.Generato
     The random draws come from ``generator`` (a CPU ``torch.Generator``; ``None`` uses torch's
     global generator), so a seeded generator gives the same flips on a CPU and on a GPU. The input
     is not changed; a new tensor is returned.
+
+    Taught in lesson 03.
     """
     require_images("images", images)
     if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p <= 1.0:

@@ -113,6 +113,8 @@ def cosine_logits(image_embeddings: torch.Tensor, text_embeddings: torch.Tensor,
     is the logarithm of the multiplier (a float or a 0-d tensor, e.g. CLIP's learned
     parameter); ``exp(logit_scale) = 1 / temperature``. Returns N×M logits; row i holds image
     i's scores for every text. Differentiable with respect to all three inputs.
+
+    Taught in lesson 05.
     """
     image_embeddings = _require_embeddings("image_embeddings", image_embeddings)
     text_embeddings = _require_embeddings("text_embeddings", text_embeddings)
@@ -136,6 +138,8 @@ def zero_shot_classify(
     ``image_embeddings`` N×D, ``class_embeddings`` C×D (one row per class, e.g. from
     ``zero_shot_classifier``). Returns ``(probs, preds)``: the softmax over classes of
     ``cosine_logits`` (N×C, rows sum to 1) and the most probable class of each image (int64 N).
+
+    Taught in lesson 05.
     """
     logits = cosine_logits(image_embeddings, class_embeddings, logit_scale)
     probs = logits.float().softmax(dim=1)
@@ -148,6 +152,8 @@ def ensemble_class_embeddings(text_embeddings: torch.Tensor) -> torch.Tensor:
     Each prompt's embedding is normalised first (so no prompt counts more because its vector
     happens to be longer), the T unit vectors of a class are averaged, and the average is
     normalised again (an average of unit vectors is shorter than 1).
+
+    Taught in lesson 05.
     """
     text_embeddings = require_tensor("text_embeddings", text_embeddings, ndim=3)
     if text_embeddings.dtype not in _FLOAT_DTYPES:
@@ -164,6 +170,8 @@ def clip_loss(image_embeddings: torch.Tensor, text_embeddings: torch.Tensor, log
     0..N-1, rows of L) and of each text over the N images (columns of L). It is symmetric in
     its two inputs; it equals ln N when all similarities are equal and goes to 0 when every
     pair is much more similar than any non-pair.
+
+    Taught in lesson 05.
     """
     image_embeddings = _require_embeddings("image_embeddings", image_embeddings)
     text_embeddings = _require_embeddings("text_embeddings", text_embeddings)
@@ -185,6 +193,8 @@ def patchify(images: torch.Tensor, patch_size: int) -> torch.Tensor:
     layout of a ``Conv2d`` weight, so ``patchify(x, p) @ conv.weight.flatten(1).T`` equals a
     convolution with ``kernel_size=stride=p`` (and ``F.unfold(x, p, stride=p).transpose(1, 2)``).
     Works for any dtype; H and W must be multiples of p.
+
+    Taught in lesson 05.
     """
     images = require_tensor("images", images, ndim=4)
     require_positive_int("patch_size", patch_size)
@@ -200,7 +210,7 @@ def patchify(images: torch.Tensor, patch_size: int) -> torch.Tensor:
 
 @dataclass
 class LinearProbe:
-    """A linear classifier on frozen features, with the training set's standardisation built in."""
+    """A linear classifier on frozen features, with the training set's standardisation built in. Taught in lesson 05."""
 
     linear: nn.Linear
     mean: torch.Tensor
@@ -290,6 +300,8 @@ def linear_probe(
     Shorthand for ``fit_linear_probe(train_features, train_labels, num_classes, steps=steps,
     lr=lr).predict(test_features)`` (int64, one class per test row); the test features are
     standardised with the *training* statistics.
+
+    Taught in lesson 05.
     """
     probe = fit_linear_probe(train_features, train_labels, num_classes, steps=steps, lr=lr)
     return probe.predict(test_features)
@@ -338,6 +350,8 @@ def hub_reachable(host: str = _HUB_HOST, port: int = 443, timeout: float = 3.0) 
 
     Checked before asking open_clip for weights: without internet its downloader retries for
     tens of seconds per file before giving up.
+
+    Taught in lesson 05.
     """
     try:
         with socket.create_connection((host, port), timeout=timeout):
@@ -351,6 +365,8 @@ def cached_clip_checkpoint(model_name: str, pretrained: str, cache_dir: str | Pa
 
     Looks where open_clip's own downloads go (the Hugging Face cache, or ``~/.cache/clip`` for
     weights served from a URL) without touching the network.
+
+    Taught in lesson 05.
     """
     open_clip = _open_clip()
     config = open_clip.get_pretrained_cfg(model_name, pretrained)
@@ -384,7 +400,7 @@ def cached_clip_checkpoint(model_name: str, pretrained: str, cache_dir: str | Pa
 
 @dataclass
 class LoadedCLIP:
-    """An open_clip model with what is needed to use it (see ``load_clip``)."""
+    """An open_clip model with what is needed to use it (see ``load_clip``). Taught in lesson 05."""
 
     model: nn.Module
     tokenizer: Callable[..., torch.Tensor]
@@ -454,6 +470,8 @@ def load_clip(
     random weights, a STAND-IN banner is printed and ``is_pretrained`` is False; otherwise a
     ``RuntimeError`` says what to do. The model is returned in ``eval()`` mode on ``device``
     (default: ``get_device()``). The tokenizer works offline (it ships with open_clip).
+
+    Taught in lesson 05.
     """
     open_clip = _open_clip()
     _check_clip_names(open_clip, model_name, pretrained)
@@ -515,6 +533,8 @@ def clip_preprocess(
     ``image_size`` (bicubic, antialiased), the centre is cropped to a square and each channel
     is normalised with ``mean`` and ``std`` (defaults: the statistics CLIP was trained with).
     Returns float32 N×3×image_size×image_size.
+
+    Taught in lesson 05.
     """
     images = require_tensor("images", images, ndim=4, channels=(1, 3))
     require_positive_int("image_size", image_size)
@@ -575,7 +595,10 @@ def encode_texts(
     batch_size: int = 256,
     normalize: bool = True,
 ) -> torch.Tensor:
-    """Embed sentences with CLIP's text encoder: float32 T×D on the CPU (unit rows if ``normalize``)."""
+    """Embed sentences with CLIP's text encoder: float32 T×D on the CPU (unit rows if ``normalize``).
+
+    Taught in lesson 05.
+    """
     clip = _require_loaded(clip)
     if isinstance(texts, str) or not isinstance(texts, Sequence) or not all(isinstance(t, str) for t in texts):
         raise TypeError(f"texts: expected a list of strings, got {describe(texts)}")
@@ -605,6 +628,8 @@ def zero_shot_classifier(clip: LoadedCLIP, class_names: Sequence[str], templates
     Every template is filled with every class name (``template.format(name)``), the T
     sentences of a class are embedded and ensembled (``ensemble_class_embeddings``). With one
     template this is plain single-prompt zero-shot classification.
+
+    Taught in lesson 05.
     """
     templates = _check_templates(templates)
     if isinstance(class_names, str) or not isinstance(class_names, Sequence) or not class_names:
@@ -628,6 +653,8 @@ class WordVocabulary:
     "t-shirt" stay one word). Id 0 is padding. A word that is not in the vocabulary is
     *dropped* when encoding: a model has learned nothing about it, so it carries no
     information (CLIP's sub-word tokenizer avoids unknown words altogether).
+
+    Taught in lesson 05.
     """
 
     PAD = "<pad>"
@@ -694,6 +721,8 @@ class CaptionBank:
     template has one ``{}`` ("a photo of a {}"). ``sample(labels)`` draws, for every label,
     one of its class's captions uniformly at random, so each epoch pairs an image with a
     fresh sentence. The vocabulary is built from the captions unless one is given.
+
+    Taught in lesson 05.
     """
 
     def __init__(
@@ -754,6 +783,8 @@ class BagOfWordsTextEncoder(nn.Module):
 
     Word order is ignored ("bag of words"), which is enough when the words themselves carry
     the meaning. Padding (id 0) is left out of the average.
+
+    Taught in lesson 05.
     """
 
     def __init__(self, vocab_size: int, embed_dim: int, width: int = 64) -> None:
@@ -778,6 +809,8 @@ class TinyCLIP(nn.Module):
     ``image_encoder`` maps images to B×D, ``text_encoder`` maps word ids to B×D. The learned
     ``logit_scale`` (the log of 1/temperature) starts at ln(1/0.07) as in CLIP; call
     ``clamp_logit_scale_()`` after each optimiser step to keep it in [0, ln 100].
+
+    Taught in lesson 05.
     """
 
     def __init__(

@@ -66,7 +66,10 @@ DATA_DIR_ENV = "COURSE_DATA_DIR"
 
 
 def data_dir(root: str | Path | None = None) -> Path:
-    """Where datasets are cached: ``root``, else ``$COURSE_DATA_DIR``, else ``~/.cache/image-course/data``."""
+    """Where datasets are cached: ``root``, else ``$COURSE_DATA_DIR``, else ``~/.cache/image-course/data``.
+
+    Taught in lesson 04.
+    """
     if root is None:
         root = os.environ.get(DATA_DIR_ENV) or Path.home() / ".cache" / "image-course" / "data"
     path = Path(root).expanduser()
@@ -102,6 +105,8 @@ def load_fashion_mnist(
     Uses, in order: a cached copy under ``root``, the system copy in ``system_dir``,
     a download. There is no stand-in: the real data can always be had offline by
     installing Debian's ``dataset-fashion-mnist``.
+
+    Taught in lesson 01.
     """
     root = data_dir(root)
     raw_dir = root / "FashionMNIST" / "raw"
@@ -119,7 +124,10 @@ def load_fashion_mnist(
 
 
 def fashion_mnist_tensors(train: bool = True, root: str | Path | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """FashionMNIST as two tensors: uint8 images N×1×28×28 and int64 labels N (no per-sample Python)."""
+    """FashionMNIST as two tensors: uint8 images N×1×28×28 and int64 labels N (no per-sample Python).
+
+    Taught in lesson 00.
+    """
     dataset = load_fashion_mnist(train=train, root=root)
     return dataset.data.unsqueeze(1).contiguous(), dataset.targets.to(torch.int64)
 
@@ -137,6 +145,8 @@ class CIFAR10StandIn(tv_datasets.VisionDataset):
     something, but **no number measured on it is a CIFAR-10 result**. It behaves like
     torchvision's ``CIFAR10``: ``data`` is N×32×32×3 uint8, ``targets`` a list of ints,
     and items are ``(PIL image, label)`` passed through ``transform``.
+
+    Taught in lesson 01.
     """
 
     is_standin = True
@@ -203,6 +213,8 @@ def load_cifar10(train: bool = True, root: str | Path | None = None, transform: 
     The returned dataset has an ``is_standin`` attribute. Without internet the
     stand-in is used only when ``COURSE_ALLOW_STANDINS`` is set; otherwise the
     failed download raises an error that says what to do.
+
+    Taught in lesson 01.
     """
     root = data_dir(root)
     try:
@@ -218,7 +230,7 @@ def load_cifar10(train: bool = True, root: str | Path | None = None, transform: 
 def cifar10_tensors(
     train: bool = True, root: str | Path | None = None
 ) -> tuple[torch.Tensor, torch.Tensor, bool]:
-    """CIFAR-10 as uint8 images N×3×32×32, int64 labels N, and whether it is the stand-in."""
+    """CIFAR-10 as uint8 images N×3×32×32, int64 labels N, and whether it is the stand-in. Taught in lesson 05."""
     dataset = load_cifar10(train=train, root=root)
     images = torch.from_numpy(np.ascontiguousarray(dataset.data)).permute(0, 3, 1, 2).contiguous()
     return images, torch.tensor(dataset.targets, dtype=torch.int64), bool(dataset.is_standin)
@@ -235,7 +247,10 @@ _PHOTO_LOADERS = {
 
 
 def sample_photo(name: str) -> np.ndarray:
-    """One real RGB photograph shipped inside scikit-image or scikit-learn, as a writable H×W×3 uint8 array."""
+    """One real RGB photograph shipped inside scikit-image or scikit-learn, as a writable H×W×3 uint8 array.
+
+    Taught in lesson 03.
+    """
     require_choice("name", name, tuple(_PHOTO_LOADERS))
     package, key = _PHOTO_LOADERS[name]
     if package == "skimage":
@@ -248,7 +263,10 @@ def sample_photo(name: str) -> np.ndarray:
 
 
 def sample_photos() -> dict[str, np.ndarray]:
-    """All the shipped photographs by name (astronaut, chelsea the cat, coffee, rocket, china, flower)."""
+    """All the shipped photographs by name (astronaut, chelsea the cat, coffee, rocket, china, flower).
+
+    Taught in lesson 00.
+    """
     return {name: sample_photo(name) for name in _PHOTO_LOADERS}
 
 
@@ -258,6 +276,8 @@ def channel_stats(images: torch.Tensor, batch_size: int = 4096) -> tuple[torch.T
     uint8 images are divided by 255. Statistics are accumulated in float64 a chunk
     at a time, so a whole dataset never has to be converted to float at once.
     The standard deviation is the population one (what ``Normalize`` expects).
+
+    Taught in lesson 00.
     """
     images = require_images("images", images)
     require_positive_int("batch_size", batch_size)
@@ -290,6 +310,8 @@ def export_image_folder(
 
     ``per_class`` keeps only the first that many images of each class. Slashes in
     class names (FashionMNIST's "T-shirt/top") become underscores in folder names.
+
+    Taught in lesson 01.
     """
     images = require_images("images", images, channels=(1, 3))
     if images.dtype != torch.uint8:

@@ -42,7 +42,7 @@ Batches = Iterable[tuple[torch.Tensor, torch.Tensor]]
 
 @dataclass
 class History:
-    """What happened during ``fit``, one entry per epoch (accuracies on a 0–1 scale)."""
+    """What happened during ``fit``, one entry per epoch (accuracies on a 0–1 scale). Taught in lesson 03."""
 
     train_loss: list[float] = field(default_factory=list)
     train_acc: list[float] = field(default_factory=list)
@@ -216,6 +216,8 @@ def decay_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
     shift of normalisation layers that pull only fights the layer's job, so (like torchvision's
     references and nanoGPT) every parameter with fewer than two dimensions gets no decay.
     Empty groups are left out.
+
+    Taught in lesson 05.
     """
     decay = [p for p in model.parameters() if p.requires_grad and p.ndim >= 2]
     no_decay = [p for p in model.parameters() if p.requires_grad and p.ndim < 2]

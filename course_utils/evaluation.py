@@ -102,7 +102,7 @@ def predict(
 
 @dataclass(frozen=True)
 class ClassScores:
-    """Precision, recall, F1 and support (number of true examples) of one class."""
+    """Precision, recall, F1 and support (number of true examples) of one class. Taught in lesson 04."""
 
     name: str
     precision: float
@@ -131,6 +131,8 @@ class EvaluationReport:
     ``top_k_accuracy[k]`` is the fraction of
     examples whose true class is among the k most probable. ``confusion[i, j]``
     counts examples of true class i predicted as class j.
+
+    Taught in lesson 03.
     """
 
     accuracy: float
@@ -239,6 +241,8 @@ def classification_report(
 
     Use it when you already have predictions, e.g. from ``predict``; ``evaluate``
     calls it. ``top_k`` defaults to (1, 5) (leaving out k larger than C).
+
+    Taught in lesson 04.
     """
     probs = require_tensor("probs", probs, ndim=2, dtypes=(torch.float32, torch.float64, torch.float16, torch.bfloat16))
     num_classes = probs.shape[1]
@@ -292,6 +296,8 @@ def evaluate(
     ``num_classes`` must equal the width of the model's output and ``class_names``
     (optional) must have one name per class. ``top_k`` lists the k for top-k
     accuracy (default (1, 5), leaving out k larger than ``num_classes``).
+
+    Taught in lesson 03.
     """
     require_positive_int("num_classes", num_classes)
     _check_class_names(class_names, num_classes)
@@ -301,7 +307,10 @@ def evaluate(
 
 
 class ConfusedPair(NamedTuple):
-    """One off-diagonal cell of a confusion matrix: how often ``true_name`` was predicted as ``predicted_name``."""
+    """One off-diagonal cell of a confusion matrix: how often ``true_name`` was predicted as ``predicted_name``.
+
+    Taught in lesson 03.
+    """
 
     true_class: int
     predicted_class: int
@@ -319,6 +328,8 @@ def most_confused_pairs(
 
     Cells equal to zero are never returned (so fewer than ``k`` may come back);
     ties are broken by class index. Works with counts or a normalised matrix.
+
+    Taught in lesson 03.
     """
     confusion = require_tensor("confusion", confusion, ndim=2)
     if confusion.shape[0] != confusion.shape[1]:
@@ -341,7 +352,7 @@ def most_confused_pairs(
 
 
 class MacroScores(NamedTuple):
-    """Macro-averaged precision, recall and F1 (each the plain mean of the per-class scores)."""
+    """Macro-averaged precision, recall and F1 (each the plain mean of the per-class scores). Taught in lesson 04."""
 
     precision: float
     recall: float
@@ -359,6 +370,8 @@ def macro_scores_from_confusion(confusion: torch.Tensor) -> MacroScores:
     out (scikit-learn's and torchmetrics' default), instead of counting as a 0 the
     model did not earn. Every class that occurs counts the same, so one class the
     model never gets right pulls the averages down however rare it is — unlike accuracy.
+
+    Taught in lesson 04.
     """
     confusion = require_tensor("confusion", confusion, ndim=2)
     if confusion.shape[0] != confusion.shape[1]:

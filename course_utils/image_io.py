@@ -160,6 +160,8 @@ def image_backend() -> str:
 
     Backends that are installed and were tried first but do not work are named with the reason,
     so a broken TorchCodec install (e.g. one built for another torch) is visible, not silent.
+
+    Taught in lesson 00.
     """
     name, _, _, skipped = _current()
     distribution = {"torchcodec": "torchcodec", "torchvision": "torchvision", "pil": "pillow"}[name]
@@ -175,6 +177,8 @@ def decode_image(path: str | os.PathLike[str], mode: str = "RGB") -> torch.Tenso
 
     ``mode`` is ``"RGB"`` (3 channels, the default: grey and RGBA files are converted),
     ``"GRAY"`` (1 channel) or ``"UNCHANGED"`` (the channels stored in the file).
+
+    Taught in lesson 00.
     """
     require_choice("mode", mode, MODES)
     if not isinstance(path, (str, os.PathLike)):
@@ -188,7 +192,10 @@ def decode_image(path: str | os.PathLike[str], mode: str = "RGB") -> torch.Tenso
 
 
 def encode_png(image: torch.Tensor, path: str | os.PathLike[str]) -> None:
-    """Write a ``uint8`` C×H×W tensor (1 or 3 channels, on any device) to ``path`` as a PNG file."""
+    """Write a ``uint8`` C×H×W tensor (1 or 3 channels, on any device) to ``path`` as a PNG file.
+
+    Taught in lesson 01.
+    """
     if not isinstance(image, torch.Tensor):
         raise TypeError(f"image: expected a uint8 tensor laid out C×H×W, got {describe(image)}")
     if image.dtype != torch.uint8 or image.ndim != 3 or image.shape[0] not in (1, 3):

@@ -60,6 +60,8 @@ class TensorLoader:
         generator: a seeded ``torch.Generator`` for a reproducible order.
 
     Each iteration yields ``(images float32 on device, labels int64 on device)``.
+
+    Taught in lesson 00.
     """
 
     def __init__(
@@ -148,6 +150,8 @@ class TransformedDataset(Dataset):
 
     Lets one split of data get the training transform and another the test
     transform, without loading the files twice.
+
+    Taught in lesson 01.
     """
 
     def __init__(self, dataset: Any, transform: Callable[[Any], Any] | None) -> None:
@@ -185,6 +189,8 @@ def make_dataloaders(
     ``train_data`` and ``test_data`` are datasets or ImageFolder directories. The
     training transform may augment; the test transform must not (it only
     prepares images). Returns ``(train_loader, test_loader, class_names)``.
+
+    Taught in lesson 01.
     """
     require_positive_int("batch_size", batch_size)
     require_positive_int("num_workers", num_workers, allow_zero=True)

@@ -89,6 +89,8 @@ def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
 
     With ``trainable_only=True`` only parameters with ``requires_grad=True`` count,
     which is what changes after freezing part of a model.
+
+    Taught in lesson 03.
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model: expected a torch.nn.Module, got {describe(model)}")
@@ -104,6 +106,8 @@ class FashionMLP(nn.Module):
     ``in_features`` numbers. ``hidden`` lists the width of each hidden layer (an
     empty tuple gives plain softmax regression). ``dropout`` > 0 adds dropout after
     each hidden activation. The output layer has no activation: it returns logits.
+
+    Taught in lesson 03.
     """
 
     def __init__(
@@ -161,6 +165,8 @@ class TinyVGG(nn.Module):
     input size is therefore ``hidden_channels × (H // 2 // 2) × (W // 2 // 2)``,
     computed here from ``image_size`` so the same class works for 28×28
     FashionMNIST, 32×32 CIFAR-10, 64×64 photos or any size of at least 4×4.
+
+    Taught in lesson 02.
     """
 
     def __init__(
@@ -216,6 +222,8 @@ class LeNet5(nn.Module):
     ``activation="relu"`` (default) uses ReLU and max pooling, which train faster
     with today's optimisers; ``activation="tanh"`` gives the 1998 flavour: tanh
     and average pooling ("subsampling").
+
+    Taught in lesson 03.
     """
 
     def __init__(
@@ -274,6 +282,8 @@ class ResidualBlock(nn.Module):
     ``channels`` or ``stride`` > 1 it is a 1×1 convolution with batch norm (a
     "projection") so the two branches can be added. The convolutions have no bias
     because the batch norm that follows has its own.
+
+    Taught in lesson 04.
     """
 
     def __init__(self, channels: int, out_channels: int | None = None, stride: int = 1) -> None:
@@ -319,6 +329,8 @@ class SmallCNN(nn.Module):
     has about 290,000 parameters and needs about 23 million multiply-adds per
     28×28 image (TinyVGG with 24 channels: 6 million). Global average pooling
     makes it independent of the image size, so no ``image_size`` is needed.
+
+    Taught in lesson 04.
     """
 
     def __init__(

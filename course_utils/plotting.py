@@ -182,6 +182,8 @@ def show_images(
     ``images``: N×C×H×W tensor (uint8 or float), one C×H×W tensor, or a list of
     H×W×C arrays / PIL images. ``mean``/``std`` undo a normalisation. Only the
     first ``max_images`` are drawn.
+
+    Taught in lesson 00.
     """
     require_positive_int("ncols", ncols)
     image_list = _as_image_list(images, "images")
@@ -213,7 +215,7 @@ def show_batch(
     *,
     max_images: int = 32,
 ) -> Figure:
-    """Show a batch of images titled with their class names (``class_names[label]``)."""
+    """Show a batch of images titled with their class names (``class_names[label]``). Taught in lesson 01."""
     image_list = _as_image_list(images, "images")
     num_classes = _check_class_names(class_names)
     labels = require_labels("labels", labels, n=len(image_list), num_classes=num_classes)
@@ -236,6 +238,8 @@ def show_augmentations(
     transform as a uint8/float C×H×W tensor) or a PIL image (passed as is).
     ``mean``/``std`` undo a ``Normalize`` at the end of ``transform``; they apply
     to the augmented images only, not to the original.
+
+    Taught in lesson 00.
     """
     require_positive_int("n", n)
     require_positive_int("ncols", ncols)
@@ -293,6 +297,8 @@ def plot_history(history: Any) -> Figure:
     ``val_acc`` (the validation ones may be missing or empty) or an object with
     ``.to_dict()`` returning one, such as ``course_utils.History``. Accuracies
     must be fractions in [0, 1]. The best validation accuracy is marked.
+
+    Taught in lesson 03.
     """
     data = _history_dict(history)
     series = {key: _series(data, key) for key in ("train_loss", "train_acc", "val_loss", "val_acc")}
@@ -351,6 +357,8 @@ def plot_confusion_matrix(
 
     With ``normalize=True`` each row is divided by its total, so a cell shows the
     fraction of a true class predicted as each class (the diagonal is per-class recall).
+
+    Taught in lesson 03.
     """
     from mlxtend.plotting import plot_confusion_matrix as mlxtend_plot_confusion_matrix
 
@@ -407,6 +415,8 @@ def show_predictions(
 
     ``probs`` (optional) is either N×C class probabilities or N confidences; the
     probability of the predicted class is then added to its title.
+
+    Taught in lesson 03.
     """
     require_positive_int("ncols", ncols)
     image_list = _as_image_list(images, "images")

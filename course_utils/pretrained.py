@@ -45,7 +45,10 @@ OFFLINE_ARCH = "tf_efficientnet_lite0"
 
 
 def imagenet_categories() -> tuple[str, ...]:
-    """The names of the 1,000 ImageNet-1K classes in the order of every ImageNet head (no download)."""
+    """The names of the 1,000 ImageNet-1K classes in the order of every ImageNet head (no download).
+
+    Taught in lesson 04.
+    """
     return tuple(torchvision.models.ResNet18_Weights.IMAGENET1K_V1.meta["categories"])
 
 
@@ -58,6 +61,8 @@ class PretrainedModel:
     ``interpolation``). ``categories`` names the outputs of the pretrained head.
     ``substitute_for`` is the architecture that was asked for when an offline
     substitute was loaded instead, otherwise None.
+
+    Taught in lesson 04.
     """
 
     model: nn.Module
@@ -241,6 +246,8 @@ def load_pretrained(arch: str, num_classes: int | None = None, weights: Any = "D
     banner; only if those are not installed either, a random model with a STAND-IN
     banner and ``is_pretrained=False``. Without ``COURSE_ALLOW_STANDINS`` a
     ``RuntimeError`` says what to do.
+
+    Taught in lesson 04.
     """
     arch = _check_arch(arch)
     if num_classes is not None:

@@ -47,6 +47,8 @@ class ReferenceRun:
     time; ``seconds`` and ``quick_seconds`` are the whole lesson's run times in full and quick
     mode. ``provisional`` is empty for a current reference, else says why it is kept anyway
     (e.g. "measured on an older version of the lesson").
+
+    Taught in lesson 00.
     """
 
     lesson: str
@@ -69,7 +71,7 @@ def _load(path: Path) -> tuple[ReferenceRun, ...]:
 
 
 def reference_runs(lesson: str | None = None, path: Path | None = None) -> list[ReferenceRun]:
-    """The recorded runs (of ``lesson`` only, given its folder name or its two-digit number)."""
+    """The recorded runs (of ``lesson`` only, given its folder name or its two-digit number). Taught in lesson 00."""
     runs = _load(path or REFERENCE_FILE)
     if lesson is None:
         return list(runs)
@@ -111,6 +113,8 @@ def result(tag: str, value: float, *, label: str | None = None, fmt: str = ".3f"
     """Print ``value`` beside the recorded full-mode references for ``tag``; return it as a float.
 
     In the quick mode the learner's value is marked as not comparable (small data, few epochs).
+
+    Taught in lesson 01.
     """
     number = _check(tag, value)
     _record(tag, number)
@@ -121,7 +125,10 @@ def result(tag: str, value: float, *, label: str | None = None, fmt: str = ".3f"
 
 def results(values: Mapping[str, float], *, labels: Mapping[str, str] | None = None, fmt: str = ".3f",
             title: str | None = None) -> dict[str, float]:
-    """Print several results as one table: a row per tag, your run and each reference machine in columns."""
+    """Print several results as one table: a row per tag, your run and each reference machine in columns.
+
+    Taught in lesson 00.
+    """
     numbers = {tag: _check(tag, value) for tag, value in values.items()}
     for tag, number in numbers.items():
         _record(tag, number)

@@ -45,6 +45,8 @@ def get_device(prefer: str | None = None) -> torch.device:
 
     ``prefer`` forces a device type (``"cuda"``, ``"mps"`` or ``"cpu"``); asking for
     one that is not available raises an error instead of silently using another.
+
+    Taught in lesson 00.
     """
     if prefer is not None:
         require_choice("prefer", prefer, ("cuda", "mps", "cpu"))
@@ -69,6 +71,8 @@ def seed_everything(seed: int = 42, *, deterministic: bool = False) -> torch.Gen
     Pass the returned generator to a ``DataLoader`` (``generator=``) or a
     ``TensorLoader`` so the shuffling order is reproducible too. ``deterministic``
     additionally asks torch for deterministic kernels (slower; warns where none exist).
+
+    Taught in lesson 00.
     """
     require_positive_int("seed", seed, allow_zero=True)
     random.seed(seed)
@@ -88,6 +92,8 @@ def cpu_supports_bf16() -> bool:
     CPUs with only the AVX-512 BF16 dot-product instructions are not counted: measured on
     such a CPU, TinyVGG trained at 9,800 img/s with bf16 autocast against 12,100 img/s in
     fp32 (both channels_last), so fp32 is the better default there.
+
+    Taught in lesson 03.
     """
     try:
         if "AMX" in torch.backends.cpu.get_cpu_capability():
@@ -111,6 +117,8 @@ class PrecisionPolicy:
     ``autocast_dtype`` is the mixed-precision type for ``torch.autocast`` (``None``
     means plain float32), ``use_grad_scaler`` is needed for float16 on CUDA, and
     ``channels_last`` lays conv-net activations out the way fast kernels want.
+
+    Taught in lesson 03.
     """
 
     device: torch.device
@@ -147,6 +155,8 @@ def precision_policy(
     bf16 autocast where the hardware supports it natively (Ampere+ GPUs, CPUs
     with AMX matrix units), fp16 autocast with a GradScaler on older CUDA GPUs,
     fp32 otherwise (including Apple MPS, whose autocast support is partial).
+
+    Taught in lesson 03.
     """
     device = torch.device(device) if device is not None else get_device()
     dtype: torch.dtype | None = None
@@ -164,7 +174,10 @@ def precision_policy(
 
 @dataclass(frozen=True)
 class RunMode:
-    """The active run mode: ``quick`` shrinks data and epochs; ``allow_standins`` permits offline stand-ins."""
+    """The active run mode: ``quick`` shrinks data and epochs; ``allow_standins`` permits offline stand-ins.
+
+    Taught in lesson 01.
+    """
 
     quick: bool
     allow_standins: bool
@@ -187,6 +200,8 @@ def run_mode() -> RunMode:
     Quick mode is on when ``COURSE_QUICK`` is set to a true value or when nbgrader
     is executing the notebook (``NBGRADER_EXECUTION``). Stand-ins are allowed only
     when ``COURSE_ALLOW_STANDINS`` is set.
+
+    Taught in lesson 01.
     """
     reasons = []
     quick_env = _env_flag(QUICK_ENV)
@@ -239,12 +254,12 @@ def random_weights_banner(model: str, weights: str, reason: str, consequence: st
 
 
 def quick(full: T, quick: T) -> T:  # noqa: A002 - reads naturally at call sites: cu.quick(full=8, quick=1)
-    """Return ``quick`` in quick mode and ``full`` otherwise (for epochs, subset sizes, ...)."""
+    """Return ``quick`` in quick mode and ``full`` otherwise (for epochs, subset sizes, ...). Taught in lesson 00."""
     return quick if run_mode().quick else full
 
 
 def setup_text(device: torch.device | str | None = None) -> str:
-    """The device, precision policy, image-file backend and run mode, as three lines of text."""
+    """The device, precision policy, image-file backend and run mode, as three lines of text. Taught in lesson 00."""
     from .image_io import image_backend  # imported here: image_io must not need runtime
 
     device = torch.device(device) if device is not None else get_device()
@@ -262,5 +277,7 @@ def show_setup(device: torch.device | str | None = None) -> None:
     """Print the device, precision policy, image-file backend and run mode (every time it is called).
 
     Returns None, so a notebook cell ending with it shows the text once, not twice.
+
+    Taught in lesson 00.
     """
     print(setup_text(device))

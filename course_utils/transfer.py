@@ -43,6 +43,8 @@ def freeze(module: nn.Module) -> nn.Module:
     Frozen parameters get no gradients, so the optimizer leaves them unchanged.
     Batch-norm layers still update their running statistics in ``train()`` mode;
     call ``.eval()`` on them as well to keep those fixed.
+
+    Taught in lesson 04.
     """
     _require_module("module", module)
     for parameter in module.parameters():
@@ -51,7 +53,7 @@ def freeze(module: nn.Module) -> nn.Module:
 
 
 def unfreeze(module: nn.Module) -> nn.Module:
-    """Make every parameter of ``module`` trainable again (``requires_grad=True``); return it."""
+    """Make every parameter of ``module`` trainable again (``requires_grad=True``); return it. Taught in lesson 04."""
     _require_module("module", module)
     for parameter in module.parameters():
         parameter.requires_grad_(True)
@@ -75,6 +77,8 @@ def find_head(model: nn.Module) -> tuple[str, nn.Linear]:
     RegNet, GoogLeNet, ShuffleNet), the last Linear of ``classifier``
     (EfficientNet, MobileNet, VGG, ConvNeXt, DenseNet and this course's models),
     and ``head`` (Swin and many timm models).
+
+    Taught in lesson 04.
     """
     _require_module("model", model)
     heads = getattr(model, "heads", None)
@@ -99,6 +103,8 @@ def replace_head(model: nn.Module, num_classes: int) -> nn.Module:
     The new layer keeps the old one's input size, bias setting, device and dtype,
     and is trainable. The model is changed in place and also returned. Its
     ``num_classes`` attribute, where it has one, is updated.
+
+    Taught in lesson 04.
     """
     require_positive_int("num_classes", num_classes)
     name, old = find_head(model)
@@ -118,7 +124,10 @@ def replace_head(model: nn.Module, num_classes: int) -> nn.Module:
 
 
 def freeze_backbone(model: nn.Module) -> nn.Module:
-    """Freeze every parameter except the classifier head's (see ``find_head``); return the model."""
+    """Freeze every parameter except the classifier head's (see ``find_head``); return the model.
+
+    Taught in lesson 04.
+    """
     _, head = find_head(model)
     freeze(model)
     unfreeze(head)

@@ -88,6 +88,8 @@ def digits_tensors(size: int = 28) -> tuple[torch.Tensor, torch.Tensor]:
 
     The originals are 8×8 pixels with values 0–16 (white ink on black, like
     FashionMNIST's garments); they are scaled to 0–255 and resized bilinearly.
+
+    Taught in lesson 04.
     """
     require_positive_int("size", size)
     from sklearn.datasets import load_digits
@@ -102,6 +104,8 @@ def faces_tensors(size: int = 28) -> tuple[torch.Tensor, torch.Tensor]:
 
     200 grayscale 25×25 crops from Labeled Faces in the Wild: 100 faces and 100
     patches of background from the same photographs (``FACE_CLASSES``).
+
+    Taught in lesson 04.
     """
     require_positive_int("size", size)
     from skimage import data as skimage_data
@@ -131,6 +135,8 @@ def stratified_split(labels: torch.Tensor, fractions: Sequence[float], *, seed: 
     what rounding leaves). Each class is shuffled with its own seeded generator, so
     the split never depends on anything else the program does. Returns one sorted
     int64 index tensor per fraction.
+
+    Taught in lesson 04.
     """
     labels = _check_int_labels(labels)
     if isinstance(fractions, (str, bytes)) or not isinstance(fractions, Sequence) or not fractions:
@@ -172,6 +178,8 @@ def per_class_subset(
     classes, ten labelled images. The choice is seeded; a class with fewer than
     ``k`` examples in the pool raises a ``ValueError``. The result lists class 0's
     indices first, then class 1's, and so on.
+
+    Taught in lesson 04.
     """
     labels = _check_int_labels(labels)
     require_positive_int("k", k)
@@ -201,6 +209,8 @@ class ImageFolderSplits:
 
     ``counts[split][i]`` is the number of images of ``class_names[i]`` in that split.
     ``is_standin`` is True for the offline stand-in, whose ``source`` says what it is.
+
+    Taught in lesson 04.
     """
 
     root: Path
@@ -290,6 +300,8 @@ def photo_standin_folder(
     test crops come from separate vertical strips of each photograph (the left 60 %,
     the next 15 %, the last 25 %), so no pixel is shared between splits. ``root``
     defaults to a new temporary folder. The result has ``is_standin=True``.
+
+    Taught in lesson 04.
     """
     counts = _check_per_class(per_class) or _DEFAULT_STANDIN_PER_CLASS
     require_positive_int("image_size", image_size)
@@ -361,6 +373,8 @@ def pet_image_folder(
     Offline: with ``COURSE_ALLOW_STANDINS=1`` the same tree is built from photo
     crops (``photo_standin_folder``), announced with a "STAND-IN" banner; without
     it a ``RuntimeError`` explains what to do.
+
+    Taught in lesson 04.
     """
     if isinstance(classes, (str, bytes)) or not isinstance(classes, Sequence) or len(classes) < 2:
         raise ValueError(
@@ -447,7 +461,7 @@ def pet_image_folder(
 
 
 def image_files(folder: str | Path) -> list[Path]:
-    """Every image file below ``folder`` (any depth), sorted, by suffix (.jpg, .png, ...)."""
+    """Every image file below ``folder`` (any depth), sorted, by suffix (.jpg, .png, ...). Taught in lesson 04."""
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"folder: expected an existing directory, got {str(folder)!r} (not found)")
@@ -455,7 +469,10 @@ def image_files(folder: str | Path) -> list[Path]:
 
 
 def file_digest(path: str | Path) -> str:
-    """The SHA-256 of a file's bytes as hex: equal digests mean identical contents, whatever the names."""
+    """The SHA-256 of a file's bytes as hex: equal digests mean identical contents, whatever the names.
+
+    Taught in lesson 04.
+    """
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
@@ -473,6 +490,8 @@ def find_duplicate_files(
     matter — two files called ``0001.jpg`` in different class folders are usually
     different pictures, and a copy renamed ``0001 (1).jpg`` is still the same one.
     Re-encoded or resized copies are *not* found (their bytes differ). Sorted by file.
+
+    Taught in lesson 04.
     """
     by_digest: dict[str, Path] = {}
     for reference in reference_files:
