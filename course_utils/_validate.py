@@ -131,9 +131,3 @@ def require_nonempty(name: str, value: Any) -> Any:
     if size == 0:
         raise ValueError(f"{name}: expected a non-empty {type(value).__name__}, got one with 0 items")
     return value
-
-
-def require_class_count(name: str, got: int, expected: int) -> None:
-    """Check that two class counts agree (e.g. model outputs vs class names)."""
-    if got != expected:
-        raise ValueError(f"{name}: expected {expected} classes, got {got}")

@@ -133,6 +133,8 @@ class BatchGuard:
     def record(self, index: int, value: torch.Tensor) -> None:
         """Remember the first batch whose ``value`` (a loss, outputs, features) is not finite."""
         value = value.detach()
+        if value.numel() == 0:
+            return
         finite = torch.isfinite(value).all()
         bad = ~finite & (self.first_bad < 0)
         first = value.flatten()[torch.argmin(torch.isfinite(value.flatten()).to(torch.uint8))].float()

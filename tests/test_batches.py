@@ -130,6 +130,7 @@ def test_batch_guard_checks_shapes_labels_and_reports_the_first_bad_batch() -> N
     with pytest.raises(ValueError, match=r"targets: expected soft targets of shape \(2, 3\)"):
         guard.check_outputs(1, torch.zeros(2, 3), torch.zeros(2, 4), label_max=None)
     guard.record(0, torch.ones(3))
+    guard.record(0, torch.ones(0, 3))  # an empty batch has nothing to report
     guard.record(1, torch.tensor([1.0, float("inf"), float("nan")]))
     guard.record(2, torch.tensor([float("nan")]))
     with pytest.raises(FloatingPointError, match="model outputs: expected finite values, got inf at batch 1"):

@@ -216,8 +216,31 @@ def test_fit_raises_on_a_non_finite_loss_with_batch_and_learning_rate() -> None:
     broken = _linear()
     with torch.no_grad():
         broken[1].weight[0, 0] = float("inf")
-    with pytest.raises(FloatingPointError, match="evaluation loss: expected finite values, got nan at batch 0. Hint: the model's weights"):
+    with pytest.raises(FloatingPointError,
+                       match="evaluation loss: expected finite values, got nan at batch 0. Hint: the model's weights"):
         cu.eval_step(broken, cu.TensorLoader(*_blobs(20), 10), nn.CrossEntropyLoss(), "cpu", precision=FP32)
+
+
+def test_loops_need_labels_and_take_a_ready_made_one_cycle_schedule() -> None:
+    x, y = _blobs(20)
+    model = _linear()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    with pytest.raises(ValueError, match=r"expected batches of \(images, labels\), got images alone as batch 0"):
+        cu.train_step(model, [x], nn.CrossEntropyLoss(), optimizer, "cpu", precision=FP32)
+    one_cycle = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=0.1, total_steps=4)
+    history = cu.fit(model, cu.TensorLoader(x, y, 10), epochs=2, optimizer=optimizer, scheduler=one_cycle,
+                     device="cpu", precision=FP32, progress=False, verbose=False)
+    replica_optimizer = torch.optim.SGD(_linear().parameters(), lr=0.1)
+    replica = torch.optim.lr_scheduler.OneCycleLR(replica_optimizer, max_lr=0.1, total_steps=4)
+    expected = []
+    for _ in range(2):  # two epochs of two batches: stepped after every batch, not once per epoch
+        for _ in range(2):
+            replica_optimizer.step()
+            replica.step()
+        expected.append(replica_optimizer.param_groups[0]["lr"])
+    assert history.lr == pytest.approx(expected)
+    batches = ((x[i:i + 10], y[i:i + 10]) for i in (0, 10))  # a generator: no len() to check up front
+    assert cu.eval_step(model, batches, nn.CrossEntropyLoss(), "cpu", precision=FP32)["acc"] >= 0.0
 
 
 def test_labels_are_checked_on_every_batch() -> None:
@@ -274,7 +297,10 @@ def test_no_weight_decay_on_biases_and_norm_layers_by_default() -> None:
     assert [(len(g["params"]), g["weight_decay"]) for g in groups] == [(1, 0.05), (3, 0.0)]
 
 
-def test_fit_resumes_after_an_interruption_exactly(tmp_path: Path) -> None:
+@pytest.mark.parametrize("policy", [FP32, cu.PrecisionPolicy(torch.device("cpu"), torch.float16, True, False)],
+                         ids=["fp32", "fp16-grad-scaler"])
+def test_fit_resumes_after_an_interruption_exactly(tmp_path: Path, policy: cu.PrecisionPolicy,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
     x, y = _blobs()
     val = cu.TensorLoader(*_blobs(60, seed=2), 60)
 
@@ -284,7 +310,7 @@ def test_fit_resumes_after_an_interruption_exactly(tmp_path: Path) -> None:
                 raise KeyboardInterrupt("the Colab session disconnected")
             yield from super().__iter__()
 
-    settings = dict(epochs=4, lr=0.05, device="cpu", precision=FP32, progress=False, verbose=False)
+    settings = dict(epochs=4, lr=0.05, device="cpu", precision=policy, progress=False, verbose=False)
     reference_model = _linear()
     reference = cu.fit(reference_model, cu.TensorLoader(x, y, 60), val, **settings)
     path = tmp_path / "run.pt"
@@ -292,7 +318,8 @@ def test_fit_resumes_after_an_interruption_exactly(tmp_path: Path) -> None:
         cu.fit(_linear(), StopInEpoch3(cu.TensorLoader(x, y, 60)), val, resume_path=path, **settings)
     assert torch.load(path, weights_only=True)["epoch"] == 2
     resumed_model = _linear()
-    resumed = cu.fit(resumed_model, cu.TensorLoader(x, y, 60), val, resume_path=path, **settings)
+    resumed = cu.fit(resumed_model, cu.TensorLoader(x, y, 60), val, resume_path=path, **{**settings, "verbose": True})
+    assert f"resumed from {path} after epoch 2" in capsys.readouterr().out
     assert resumed.train_loss == pytest.approx(reference.train_loss, rel=1e-6)
     assert resumed.val_acc == reference.val_acc and resumed.lr == pytest.approx(reference.lr)
     assert resumed.best_epoch == reference.best_epoch
