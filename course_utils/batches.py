@@ -50,7 +50,9 @@ def place_model(
 ) -> tuple[torch.device, PrecisionPolicy]:
     """Put ``model`` where the loop runs and return ``(device, precision policy)``; the one policy of the loops.
 
-    ``device=None`` keeps the model where it is. ``precision=None`` takes the device's policy.
+    ``device=None`` keeps the model where it is (or moves it to ``precision.device`` when a
+    policy is given). ``precision=None`` takes the device's policy; a given policy must be for
+    the same kind of device.
     The model is moved to the device and, for conv nets under a ``channels_last`` policy, laid out
     channels-last, which is what its input batches will be.
     """
@@ -60,7 +62,15 @@ def place_model(
         raise TypeError(
             f"precision: expected a PrecisionPolicy (from precision_policy()) or None, got {describe(precision)}"
         )
-    device = torch.device(device) if device is not None else model_device(model)
+    if device is not None:
+        device = torch.device(device)
+    else:
+        device = precision.device if precision is not None else model_device(model)
+    if precision is not None and precision.device.type != device.type:
+        raise ValueError(
+            f"precision: expected a policy for the {device.type} device the loop runs on, got one for "
+            f"{precision.device.type} (make it with precision_policy({str(device)!r}))"
+        )
     if precision is None:
         precision = precision_policy(device, channels_last=uses_convolutions(model))
     model.to(device)
@@ -73,8 +83,9 @@ def place_model(
 def model_mode(model: nn.Module, training: bool) -> Iterator[None]:
     """Run a block with ``model`` in training (or evaluation) mode, then give every submodule its old mode back.
 
-    Restoring module by module keeps a caller's deliberate mix (say, batch-norm layers held in
-    ``eval()`` inside a model that is otherwise training) intact.
+    Restoring module by module gives a caller's deliberate mix (say, batch-norm layers held in
+    ``eval()`` inside a model that is otherwise training) back after the block; inside the block
+    every submodule is in the requested mode.
     """
     modes = [(module, module.training) for module in model.modules()]
     model.train(training)
@@ -89,8 +100,9 @@ class BatchGuard:
     """The checks a pass makes on every batch, in one place; ``finish()`` reports what was only recorded.
 
     Labels are checked against the model's outputs on every batch. Labels that arrive from the
-    host (the usual case) are checked at once, which costs no device synchronisation; labels that
-    already live on a GPU are folded into a running maximum that is checked once, at the end.
+    host are checked at once, which costs no device synchronisation. Labels that already live on a
+    GPU are checked at once in the first batch (one wait per pass, so a head that is too small is
+    named before the loss fails) and after that folded into a running maximum checked at the end.
     Non-finite losses or outputs are recorded on the device (the first bad batch and its value)
     and reported once at the end, so a GPU never waits for the host in the middle of a pass.
     """
@@ -120,6 +132,8 @@ class BatchGuard:
                     f"got {tuple(targets.shape)} in batch {index}"
                 )
             return
+        if label_max is None and targets.numel() and index == 0:
+            label_max = int(targets.max())  # one wait per pass: a wrong head shows before the first loss
         if label_max is None and targets.numel():
             batch_max = targets.max()
             self.device_label_max = batch_max if self.device_label_max is None else torch.maximum(
@@ -137,12 +151,16 @@ class BatchGuard:
             return
         finite = torch.isfinite(value).all()
         bad = ~finite & (self.first_bad < 0)
-        first = value.flatten()[torch.argmin(torch.isfinite(value.flatten()).to(torch.uint8))].float()
+        flat = value.flatten()
+        first = flat.take(torch.isfinite(flat).to(torch.uint8).argmin()).float()  # take(): no wait for the GPU
         self.first_bad = torch.where(bad, index, self.first_bad)
         self.bad_value = torch.where(bad, first, self.bad_value)
 
-    def finish(self, lr: float | None = None) -> None:
-        """Raise now for what was only recorded during the pass (one host synchronisation)."""
+    def finish(self, lrs: list[float] | None = None) -> None:
+        """Raise now for what was only recorded during the pass (one host synchronisation).
+
+        ``lrs``: the learning rate used for each batch of a training pass, to name the bad batch's.
+        """
         if self.device_label_max is not None and int(self.device_label_max) >= self.num_outputs:
             top = int(self.device_label_max)
             raise ValueError(
@@ -153,9 +171,10 @@ class BatchGuard:
         if first_bad < 0:
             return
         where = f"got {float(self.bad_value)} at batch {first_bad}"
-        if lr is not None:
+        if lrs:
             raise FloatingPointError(
-                f"{self.what}: expected finite values, {where} (learning rate {lr:g}). Hint: lower the learning "
+                f"{self.what}: expected finite values, {where} (learning rate {lrs[first_bad]:g}). Hint: lower the "
+                "learning "
                 "rate, clip gradients (grad_clip=1.0), or look for NaN/inf in the inputs; pass check_finite=False "
                 "to train on regardless."
             )

@@ -132,6 +132,7 @@ def train_step(
     if policy.use_grad_scaler and scaler is None:
         scaler = torch.amp.GradScaler(device.type)
     guard = BatchGuard(device, "training loss")
+    lrs: list[float] = []
     loss_sum = torch.zeros((), device=device, dtype=torch.float64)
     correct = torch.zeros((), device=device, dtype=torch.int64)
     seen = 0
@@ -144,6 +145,7 @@ def train_step(
                 guard.check_outputs(index, logits, targets, label_max)
                 loss = loss_fn(logits, targets)
             optimizer.zero_grad(set_to_none=True)
+            lrs.append(float(optimizer.param_groups[0]["lr"]))  # the rate this batch is trained with
             if scaler is not None:
                 scaler.scale(loss).backward()
                 if grad_clip is not None:
@@ -166,7 +168,7 @@ def train_step(
             correct += (logits.argmax(dim=1) == _hard_labels(targets)).sum()
             if progress and index % 20 == 0:
                 bar.set_postfix(loss=f"{loss_sum.item() / seen:.4f}")
-    guard.finish(lr=float(optimizer.param_groups[0]["lr"]))
+    guard.finish(lrs=lrs)
     return {"loss": loss_sum.item() / seen, "acc": correct.item() / seen}
 
 
@@ -320,9 +322,10 @@ def fit(
     loaded back at the end, and with ``checkpoint_path`` they are also saved there (a plain
     ``state_dict``). ``early_stopping_patience`` stops after that many epochs without improvement.
     ``resume_path`` makes a run resumable, as torchvision's references do: after every epoch the
-    model, optimizer, scheduler, epoch, history and best weights are saved there, and a later call
-    with the same file continues after the last saved epoch (for Colab sessions that disconnect).
-    A non-finite loss stops training with a ``FloatingPointError`` (``check_finite=False`` trains on).
+    model, optimizer, scheduler, loss module, epoch, history and best weights are saved there, and a
+    later call with the same file and settings continues after the last saved epoch (for Colab
+    sessions that disconnect). A non-finite loss stops training with a ``FloatingPointError``, after
+    the best weights so far are put back (``check_finite=False`` trains on).
     Every argument is checked before the first batch. The model is moved to ``device``
     (default: ``get_device()``, the GPU when there is one).
     """
@@ -350,6 +353,8 @@ def fit(
             )
     device, policy = place_model(model, device if device is not None else get_device(), precision)
     loss_fn = loss_fn if loss_fn is not None else nn.CrossEntropyLoss(label_smoothing=label_smoothing)
+    if isinstance(loss_fn, nn.Module):
+        loss_fn.to(device)  # class weights or a learnable temperature live where the logits are
     if isinstance(optimizer, torch.optim.Optimizer):
         _require_owned_by(optimizer, model, loss_fn)
     optimizer_ = _make_optimizer(model, optimizer, lr, weight_decay, decay_norm_and_bias)
@@ -361,9 +366,23 @@ def fit(
     best_state: dict[str, torch.Tensor] | None = None
     stale_epochs = 0
     first_epoch = 1
+    settings = {"epochs": epochs, "steps_per_epoch": steps_per_epoch, "monitor": monitor,
+                "optimizer": type(optimizer_).__name__}
     if resume_path is not None and Path(resume_path).is_file():
         saved = torch.load(resume_path, map_location=device, weights_only=True)
+        if not isinstance(saved, dict) or "settings" not in saved:
+            raise ValueError(f"resume_path: expected a file that fit(resume_path=...) wrote, got {str(resume_path)!r} "
+                             "(a checkpoint_path file holds weights only)")
+        changed = {k: (saved["settings"].get(k), v) for k, v in settings.items() if saved["settings"].get(k) != v}
+        if changed:
+            raise ValueError(
+                "resume_path: expected the settings of the run that wrote it, got other "
+                + ", ".join(f"{k} (saved {old!r}, now {new!r})" for k, (old, new) in changed.items())
+                + " — delete the file to start afresh"
+            )
         model.load_state_dict(saved["model"])
+        if isinstance(loss_fn, nn.Module) and saved["loss_fn"] is not None:
+            loss_fn.load_state_dict(saved["loss_fn"])
         optimizer_.load_state_dict(saved["optimizer"])
         if scheduler_ is not None and saved["scheduler"] is not None:
             scheduler_.load_state_dict(saved["scheduler"])
@@ -378,14 +397,19 @@ def fit(
         if history.stopped_early:
             break
         start = time.perf_counter()
-        train = train_step(
-            model, train_loader, loss_fn, optimizer_, device, precision=policy,
-            scheduler=scheduler_ if when == "batch" else None, grad_clip=grad_clip, scaler=scaler,
-            check_finite=check_finite, progress=progress, description=f"epoch {epoch}/{epochs}",
-        )
-        val = None
-        if val_loader is not None:
-            val = eval_step(model, val_loader, loss_fn, device, precision=policy, check_finite=check_finite)
+        try:
+            train = train_step(
+                model, train_loader, loss_fn, optimizer_, device, precision=policy,
+                scheduler=scheduler_ if when == "batch" else None, grad_clip=grad_clip, scaler=scaler,
+                check_finite=check_finite, progress=progress, description=f"epoch {epoch}/{epochs}",
+            )
+            val = None
+            if val_loader is not None:
+                val = eval_step(model, val_loader, loss_fn, device, precision=policy, check_finite=check_finite)
+        except FloatingPointError:
+            if restore_best and best_state is not None:
+                model.load_state_dict(best_state)  # hand back the best weights so far, not NaN ones
+            raise
         history.epoch_seconds.append(time.perf_counter() - start)
         history.train_loss.append(train["loss"])
         history.train_acc.append(train["acc"])
@@ -419,8 +443,8 @@ def fit(
                 print(f"early stopping: no improvement in {monitor} for {stale_epochs} epochs")
         if resume_path is not None:
             _save_resumable(resume_path, epoch=epoch, model=model, optimizer=optimizer_, scheduler=scheduler_,
-                            scaler=scaler, history=history, best_value=best_value, best_state=best_state,
-                            stale_epochs=stale_epochs)
+                            scaler=scaler, loss_fn=loss_fn, history=history, best_value=best_value,
+                            best_state=best_state, stale_epochs=stale_epochs, settings=settings)
     if restore_best and best_state is not None:
         model.load_state_dict(best_state)
     return history
@@ -432,6 +456,7 @@ def _save_resumable(path: str | Path, **state: Any) -> None:
     state["optimizer"] = state["optimizer"].state_dict()
     state["scheduler"] = state["scheduler"].state_dict() if state["scheduler"] is not None else None
     state["scaler"] = state["scaler"].state_dict() if state["scaler"] is not None else None
+    state["loss_fn"] = state["loss_fn"].state_dict() if isinstance(state["loss_fn"], nn.Module) else None
     state["history"] = state["history"].to_dict()
     path = Path(path)
     partial = path.with_name(path.name + ".partial")

@@ -138,7 +138,7 @@ def _decay_setting(weight_decay: float | None) -> dict[str, float]:
     """``{"weight_decay": value}`` for a group, or ``{}`` to leave the optimizer's own setting in force."""
     if weight_decay is None:
         return {}
-    if isinstance(weight_decay, bool) or not isinstance(weight_decay, (int, float)) or weight_decay < 0:
+    if isinstance(weight_decay, bool) or not isinstance(weight_decay, (int, float)) or not weight_decay >= 0:
         raise ValueError(f"weight_decay: expected a number >= 0 or None, got {describe(weight_decay)}")
     return {"weight_decay": float(weight_decay)}
 
@@ -282,6 +282,9 @@ def extract_features(
                     )
                 with policy.autocast():
                     model(images)
+                if len(captured) != index + 1:
+                    raise ValueError(f"model: expected its head to run once per batch, got {len(captured) - index} "
+                                     f"calls in batch {index} (does forward() use the head found by find_head?)")
                 guard.record(index, captured[-1])
                 labels.append(batch_labels.to(torch.int64))
     finally:

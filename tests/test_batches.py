@@ -100,6 +100,12 @@ def test_place_model_moves_only_when_asked_and_takes_the_devices_policy() -> Non
     assert model[0].weight.is_contiguous(memory_format=torch.channels_last) == policy.channels_last
     device, policy = place_model(nn.Linear(2, 2), "cpu", FP32)
     assert policy is FP32
+    device, _ = place_model(nn.Linear(2, 2), None, FP32)  # a given policy says where to run
+    assert device == FP32.device
+    meta_policy = cu.PrecisionPolicy(torch.device("meta"), None, False, False)
+    with pytest.raises(ValueError, match="precision: expected a policy for the cpu device the loop runs on, got one "
+                                         "for meta"):
+        place_model(nn.Linear(2, 2), "cpu", meta_policy)
     with pytest.raises(TypeError, match="model: expected a torch.nn.Module, got function"):
         place_model(lambda x: x, None, None)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="precision: expected a PrecisionPolicy"):

@@ -243,6 +243,45 @@ def test_loops_need_labels_and_take_a_ready_made_one_cycle_schedule() -> None:
     assert cu.eval_step(model, batches, nn.CrossEntropyLoss(), "cpu", precision=FP32)["acc"] >= 0.0
 
 
+def test_the_error_names_the_learning_rate_of_the_bad_batch_and_fit_hands_back_the_best_weights() -> None:
+    x, y = _blobs(60)
+    x[35] = float("nan")
+    model = _linear()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    halving = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 0.5 ** step)  # stepped after every batch
+    with pytest.raises(FloatingPointError, match=r"got nan at batch 3 \(learning rate 0.0125\)"):
+        cu.train_step(model, cu.TensorLoader(x, y, 10), nn.CrossEntropyLoss(), optimizer, "cpu", precision=FP32,
+                      scheduler=halving)
+
+    class NanInSecondEpoch(CountingLoader):
+        def __iter__(self):  # type: ignore[no-untyped-def]
+            for images, labels in super().__iter__():
+                yield (images * float("nan") if self.batches > len(self) else images), labels
+
+    x, y = _blobs()
+    model = _linear()
+    with pytest.raises(FloatingPointError, match="at batch 0"):
+        cu.fit(model, NanInSecondEpoch(cu.TensorLoader(x, y, 60)), cu.TensorLoader(x, y, 60), epochs=3,
+               device="cpu", precision=FP32, progress=False, verbose=False)
+    assert all(bool(torch.isfinite(p).all()) for p in model.parameters())  # epoch 1's weights, not NaN ones
+
+
+def test_resuming_needs_the_same_settings_and_a_file_fit_wrote(tmp_path: Path) -> None:
+    x, y = _blobs()
+    path = tmp_path / "run.pt"
+    cu.fit(_linear(), cu.TensorLoader(x, y, 60), epochs=2, resume_path=path, device="cpu", precision=FP32,
+           progress=False, verbose=False)
+    with pytest.raises(ValueError, match=r"resume_path: expected the settings of the run that wrote it, got other "
+                                         r"epochs \(saved 2, now 3\), steps_per_epoch \(saved 4, now 8\)"):
+        cu.fit(_linear(), cu.TensorLoader(x, y, 30), epochs=3, resume_path=path, device="cpu", precision=FP32,
+               progress=False, verbose=False)
+    weights_only = tmp_path / "best.pt"
+    torch.save(_linear().state_dict(), weights_only)
+    with pytest.raises(ValueError, match="resume_path: expected a file that fit\\(resume_path=...\\) wrote"):
+        cu.fit(_linear(), cu.TensorLoader(x, y, 60), epochs=2, resume_path=weights_only, device="cpu",
+               precision=FP32, progress=False, verbose=False)
+
+
 def test_labels_are_checked_on_every_batch() -> None:
     x, y = _blobs(30)
     y[25] = 7

@@ -363,7 +363,17 @@ def hub_cache(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]
 
     real_connect = socket.socket.connect
     monkeypatch.setattr(socket.socket, "connect", no_network)
+    real_download = open_clip.pretrained.hf_hub_download
+    telemetry_during_calls: list[bool] = []
+
+    def watched_download(*args, **kwargs):  # every look-up and download must run with telemetry off
+        telemetry_during_calls.append(not huggingface_hub.constants.HF_HUB_DISABLE_TELEMETRY)
+        return real_download(*args, **kwargs)
+
+    monkeypatch.setattr(open_clip.pretrained, "hf_hub_download", watched_download)
     yield cache
+    assert telemetry_during_calls and not any(telemetry_during_calls), \
+        f"huggingface_hub called with telemetry on: {telemetry_during_calls}"
     assert not attempts, f"the test tried to open network connections to {attempts}"
 
 
