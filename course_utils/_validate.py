@@ -107,6 +107,13 @@ def require_positive_float(name: str, value: Any) -> float:
     return float(value)
 
 
+def require_non_negative_float(name: str, value: Any) -> float:
+    """Check for a real number >= 0 (NaN rejected)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+        raise ValueError(f"{name}: expected a number >= 0, got {describe(value)}")
+    return float(value)
+
+
 def require_choice(name: str, value: Any, choices: Sequence[Any]) -> Any:
     """Check that ``value`` is one of ``choices``."""
     if value not in choices:

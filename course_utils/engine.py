@@ -28,6 +28,7 @@ from tqdm.auto import tqdm
 from ._validate import (
     describe,
     require_choice,
+    require_non_negative_float,
     require_nonempty,
     require_positive_float,
     require_positive_int,
@@ -95,6 +96,24 @@ def _hard_labels(targets: torch.Tensor) -> torch.Tensor:
     return targets.argmax(dim=1) if targets.ndim == 2 else targets
 
 
+class _SampleAverages:
+    """Loss and accuracy summed per *sample* on the device (no host wait per batch), averaged at the end."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.loss_sum = torch.zeros((), device=device, dtype=torch.float64)
+        self.correct = torch.zeros((), device=device, dtype=torch.int64)
+        self.seen = 0
+
+    def add(self, loss: torch.Tensor, logits: torch.Tensor, targets: torch.Tensor) -> None:
+        batch = targets.shape[0]
+        self.seen += batch
+        self.loss_sum += loss.detach().double() * batch  # a batch's mean loss counts once per sample
+        self.correct += (logits.argmax(dim=1) == _hard_labels(targets)).sum()
+
+    def result(self) -> dict[str, float]:
+        return {"loss": self.loss_sum.item() / self.seen, "acc": self.correct.item() / self.seen}
+
+
 def _require_targets(index: int, targets: torch.Tensor | None) -> torch.Tensor:
     if targets is None:
         raise ValueError(f"loader: expected batches of (images, labels), got images alone as batch {index}")
@@ -133,9 +152,7 @@ def train_step(
         scaler = torch.amp.GradScaler(device.type)
     guard = BatchGuard(device, "training loss")
     lrs: list[float] = []
-    loss_sum = torch.zeros((), device=device, dtype=torch.float64)
-    correct = torch.zeros((), device=device, dtype=torch.int64)
-    seen = 0
+    averages = _SampleAverages(device)
     bar = tqdm(loader, desc=description, leave=False, disable=not progress, mininterval=0.5)
     with model_mode(model, True):
         for index, images, targets, label_max in device_batches(bar, device, policy):
@@ -162,14 +179,11 @@ def train_step(
                 scheduler.step()
             if check_finite:
                 guard.record(index, loss)
-            batch = targets.shape[0]
-            seen += batch
-            loss_sum += loss.detach().double() * batch
-            correct += (logits.argmax(dim=1) == _hard_labels(targets)).sum()
+            averages.add(loss, logits, targets)
             if progress and index % 20 == 0:
-                bar.set_postfix(loss=f"{loss_sum.item() / seen:.4f}")
+                bar.set_postfix(loss=f"{averages.result()['loss']:.4f}")
     guard.finish(lrs=lrs)
-    return {"loss": loss_sum.item() / seen, "acc": correct.item() / seen}
+    return averages.result()
 
 
 def eval_step(
@@ -191,9 +205,7 @@ def eval_step(
     require_nonempty("loader", loader)
     device, policy = place_model(model, device, precision)
     guard = BatchGuard(device, "evaluation loss")
-    loss_sum = torch.zeros((), device=device, dtype=torch.float64)
-    correct = torch.zeros((), device=device, dtype=torch.int64)
-    seen = 0
+    averages = _SampleAverages(device)
     with model_mode(model, False), torch.inference_mode():
         for index, images, targets, label_max in device_batches(loader, device, policy):
             targets = _require_targets(index, targets)
@@ -203,12 +215,9 @@ def eval_step(
                 loss = loss_fn(logits, targets)
             if check_finite:
                 guard.record(index, loss)
-            batch = targets.shape[0]
-            seen += batch
-            loss_sum += loss.double() * batch
-            correct += (logits.argmax(dim=1) == _hard_labels(targets)).sum()
+            averages.add(loss, logits, targets)
     guard.finish()
-    return {"loss": loss_sum.item() / seen, "acc": correct.item() / seen}
+    return averages.result()
 
 
 def decay_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
@@ -341,8 +350,7 @@ def fit(
         require_positive_int("early_stopping_patience", early_stopping_patience)
     if not 0.0 <= label_smoothing < 1.0:
         raise ValueError(f"label_smoothing: expected a value in [0, 1), got {label_smoothing!r}")
-    if isinstance(weight_decay, bool) or not isinstance(weight_decay, (int, float)) or not weight_decay >= 0:
-        raise ValueError(f"weight_decay: expected a number >= 0, got {describe(weight_decay)}")
+    require_non_negative_float("weight_decay", weight_decay)
     if loss_fn is not None and not callable(loss_fn):
         raise TypeError(f"loss_fn: expected a loss such as nn.CrossEntropyLoss(), got {describe(loss_fn)}")
     for name, path in (("checkpoint_path", checkpoint_path), ("resume_path", resume_path)):

@@ -16,7 +16,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ._validate import describe, require_positive_float, require_positive_int
+from ._validate import describe, require_non_negative_float, require_positive_float, require_positive_int
 from .batches import BatchGuard, device_batches, model_mode, place_model
 
 __all__ = [
@@ -138,9 +138,7 @@ def _decay_setting(weight_decay: float | None) -> dict[str, float]:
     """``{"weight_decay": value}`` for a group, or ``{}`` to leave the optimizer's own setting in force."""
     if weight_decay is None:
         return {}
-    if isinstance(weight_decay, bool) or not isinstance(weight_decay, (int, float)) or not weight_decay >= 0:
-        raise ValueError(f"weight_decay: expected a number >= 0 or None, got {describe(weight_decay)}")
-    return {"weight_decay": float(weight_decay)}
+    return {"weight_decay": require_non_negative_float("weight_decay", weight_decay)}
 
 
 def param_groups(

@@ -49,18 +49,7 @@ def evaluate(model, dataset, batch_size):
     return sum(batch_accuracies) / len(batch_accuracies), torch.cat(predictions)
 '''
 
-EVALUATE_ONLY_DROP_LAST = '''
-def evaluate(model, dataset, batch_size):
-    loader = DataLoader(dataset, batch_size=batch_size, shuffle=True)
-    model.eval()
-    predictions, batch_accuracies = [], []
-    with torch.no_grad():
-        for images, labels in loader:
-            predicted = model(images).argmax(dim=1)
-            predictions.append(predicted)
-            batch_accuracies.append((predicted == labels).float().mean().item())
-    return sum(batch_accuracies) / len(batch_accuracies), torch.cat(predictions)
-'''
+EVALUATE_ONLY_DROP_LAST = EVALUATE_BATCH_MEAN.replace("shuffle=False", "shuffle=True")  # still shuffles
 
 EVALUATE_TWO_PASSES = '''
 def evaluate(model, dataset, batch_size):

@@ -25,16 +25,9 @@ def finetune_setup(model, num_classes, head_lr=1e-2, backbone_lr=1e-3):
     return model, optimizer
 '''
 
-BN_MOMENTUM_ZERO = '''
-def finetune_setup(model, num_classes, head_lr=1e-2, backbone_lr=1e-3):
-    for module in model.modules():
-        if isinstance(module, nn.BatchNorm2d):
-            module.momentum = 0.0    # the statistics stay, but training mode normalises with the batch's
-            module.requires_grad_(False)
-    cu.replace_head(model, num_classes)
-    optimizer = torch.optim.AdamW(cu.param_groups(model, head_lr=head_lr, backbone_lr=backbone_lr))
-    return model, optimizer
-'''
+BN_MOMENTUM_ZERO = BN_EVAL_ONLY.replace(
+    "module.eval()",
+    "module.momentum = 0.0    # the statistics stay, but training mode normalises with the batch's")
 
 TORCHVISION_FROZEN_BN = '''
 from torchvision.ops.misc import FrozenBatchNorm2d
