@@ -67,7 +67,7 @@ def fit_throughput(train_x: torch.Tensor, train_y: torch.Tensor, mean: torch.Ten
 
 def fit_to_completion(train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Tensor, test_y: torch.Tensor,
                       mean: torch.Tensor, std: torch.Tensor, width: int, epochs: int, batch_size: int, lr: float,
-                      seed: int) -> cu.History:
+                      seed: int) -> cu.checkpoints.History:
     """Train the lesson's TinyVGG configuration with ``fit``, evaluating on the test set every epoch."""
     generator = cu.seed_everything(seed)
     train = cu.TensorLoader(train_x, train_y, batch_size, shuffle=True, mean=mean, std=std, generator=generator)

@@ -4,18 +4,24 @@ Lessons import it as ``import course_utils as cu``. Each module has one job:
 
 * ``runtime``    – device, seeding, precision policy, run mode (quick / offline)
 * ``image_io``   – reading and writing image files (TorchCodec, torchvision or PIL, same result)
-* ``datasets``   – FashionMNIST, CIFAR-10 (or a labelled stand-in), sample photos, channel stats
+* ``datasets``   – FashionMNIST, CIFAR-10 (or a labelled stand-in), digits, faces, sample photos, channel stats
+* ``splits``     – seeded stratified splits and "k labels per class" subsets, made first
+* ``image_folders`` – ImageFolder trees: exporting tensors, Oxford-IIIT Pet train/val/test (or a stand-in)
+* ``hygiene``    – listing image files, finding byte-identical copies across splits
+* ``standins``   – one way to refuse, or announce, a stand-in for data or weights that cannot be had
 * ``loaders``    – the fast in-memory ``TensorLoader`` and ``make_dataloaders``
 * ``augment``    – batched random augmentations for in-memory batches
 * ``models``     – MLP, TinyVGG, LeNet-5, residual block, a stronger small CNN
 * ``transfer``   – freezing, new heads, parameter groups, feature extraction
 * ``pretrained`` – ImageNet networks: torchvision weights online, EfficientNet-Lite0's real weights offline
-* ``transfer_data`` – small real sets (digits, faces), splits, pet/stand-in ImageFolder trees, duplicates
 * ``batches``    – how every loop walks through batches: device, precision, mode, checks
-* ``engine``     – ``train_step``, ``eval_step``, ``fit`` and its ``History``
+* ``engine``     – ``train_step``, ``eval_step`` and ``fit``
+* ``checkpoints`` – a run's ``History`` and ``fit``'s resumable checkpoint
 * ``evaluation`` – ``predict`` and ``evaluate`` (torchmetrics)
 * ``plotting``   – figures for images, curves, confusion matrices and predictions
-* ``clip``       – CLIP: open_clip loading (or a labelled stand-in), zero-shot helpers, a tiny CLIP
+* ``contrastive`` – maths on embeddings: cosine logits, zero-shot, prompt ensembles, CLIP's loss, linear probes
+* ``pretrained_clip`` – a real CLIP through open_clip (or a labelled stand-in): load, preprocess, encode
+* ``tiny_clip``  – CLIP in miniature (vocabulary, captions, text encoder, TinyCLIP) and ViT patches
 * ``checks``     – assertions with clear messages for the lessons' test cells
 * ``references`` – a result printed beside the recorded full-mode reference results
 
@@ -31,35 +37,36 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-#: The public names, by the module that defines them (each must equal that module's ``__all__``;
-#: ``tests/test_package.py`` checks it). ``batches`` and ``checks`` are used as modules.
+#: The top level: the names the lessons use, by the module that defines them (each a subset of that
+#: module's ``__all__``; ``tests/test_package.py`` checks both). Everything else is public in its module
+#: and reached through it (``cu.evaluation.predict``); every module is a lazy attribute too.
 EXPORTS: dict[str, tuple[str, ...]] = {
-    "runtime": ("PrecisionPolicy", "RunMode", "cpu_supports_bf16", "get_device", "precision_policy", "quick",
-                "run_mode", "seed_everything", "setup_text", "show_setup"),
-    "image_io": ("IMAGE_BACKENDS", "decode_image", "encode_png", "image_backend"),
-    "datasets": ("CIFAR10_CLASSES", "FASHION_MNIST_CLASSES", "SYSTEM_FASHION_MNIST", "CIFAR10StandIn",
-                 "channel_stats", "cifar10_tensors", "data_dir", "export_image_folder", "fashion_mnist_tensors",
+    "runtime": ("cpu_supports_bf16", "get_device", "precision_policy", "quick", "run_mode", "seed_everything",
+                "show_setup"),
+    "image_io": ("decode_image", "encode_png"),
+    "datasets": ("CIFAR10_CLASSES", "FASHION_MNIST_CLASSES", "DIGIT_CLASSES", "FACE_CLASSES", "channel_stats",
+                 "cifar10_tensors", "data_dir", "digits_tensors", "faces_tensors", "fashion_mnist_tensors",
                  "load_cifar10", "load_fashion_mnist", "sample_photo", "sample_photos"),
+    "splits": ("per_class_subset", "stratified_split"),
+    "image_folders": ("export_image_folder", "pet_image_folder"),
+    "hygiene": ("find_duplicate_files", "image_files"),
+    "standins": (),
     "loaders": ("TensorLoader", "TransformedDataset", "make_dataloaders"),
     "augment": ("random_hflip",),
     "models": ("FashionMLP", "LeNet5", "ResidualBlock", "SmallCNN", "TinyVGG", "count_parameters"),
-    "transfer": ("discriminative_param_groups", "extract_features", "find_head", "freeze", "freeze_backbone",
-                 "param_groups", "replace_head", "unfreeze"),
-    "pretrained": ("OFFLINE_ARCH", "PretrainedModel", "imagenet_categories", "load_pretrained"),
-    "transfer_data": ("DIGIT_CLASSES", "FACE_CLASSES", "PET_BREEDS", "PET_CLASSES", "ImageFolderSplits",
-                      "digits_tensors", "faces_tensors", "file_digest", "find_duplicate_files", "image_files",
-                      "per_class_subset", "pet_image_folder", "photo_standin_folder", "stratified_split"),
-    "engine": ("History", "decay_groups", "eval_step", "fit", "train_step"),
-    "evaluation": ("ClassScores", "ConfusedPair", "EvaluationReport", "MacroScores", "classification_report",
-                   "evaluate", "macro_scores_from_confusion", "most_confused_pairs", "predict"),
+    "transfer": ("discriminative_param_groups", "extract_features", "find_head", "freeze_backbone", "param_groups",
+                 "replace_head", "unfreeze"),
+    "pretrained": ("load_pretrained",),
+    "checkpoints": (),
+    "engine": ("decay_groups", "eval_step", "fit", "train_step"),
+    "evaluation": ("classification_report", "evaluate", "most_confused_pairs"),
     "plotting": ("plot_confusion_matrix", "plot_history", "show_augmentations", "show_batch", "show_images",
                  "show_predictions"),
-    "clip": ("CLIP_MAX_LOGIT_SCALE", "DEFAULT_CLIP_MODEL", "DEFAULT_CLIP_PRETRAINED", "BagOfWordsTextEncoder",
-             "CaptionBank", "LinearProbe", "LoadedCLIP", "TinyCLIP", "WordVocabulary", "cached_clip_checkpoint",
-             "clip_loss", "clip_preprocess", "cosine_logits", "encode_images", "encode_texts",
-             "ensemble_class_embeddings", "fit_linear_probe", "hub_reachable", "linear_probe", "load_clip",
-             "patchify", "zero_shot_classifier", "zero_shot_classify"),
-    "references": ("ReferenceRun", "reference_runs", "result", "results"),
+    "contrastive": ("clip_loss", "cosine_logits", "ensemble_class_embeddings", "fit_linear_probe", "linear_probe",
+                    "zero_shot_classify"),
+    "pretrained_clip": ("clip_preprocess", "encode_images", "encode_texts", "load_clip", "zero_shot_classifier"),
+    "tiny_clip": ("BagOfWordsTextEncoder", "CaptionBank", "TinyCLIP", "patchify"),
+    "references": ("result", "results"),
 }
 SUBMODULES = (*EXPORTS, "batches", "checks")
 _MODULE_OF = {name: module for module, names in EXPORTS.items() for name in names}
@@ -73,10 +80,20 @@ def __getattr__(name: str) -> Any:
         return importlib.import_module(f".{name}", __name__)
     module = _MODULE_OF.get(name)
     if module is None:
-        raise AttributeError(f"module 'course_utils' has no attribute {name!r}")
+        raise AttributeError(f"module 'course_utils' has no attribute {name!r}{_where_else(name)}")
     value = getattr(importlib.import_module(f".{module}", __name__), name)
     globals()[name] = value  # later look-ups skip this function
     return value
+
+
+def _where_else(name: str) -> str:
+    """A hint for a public name that lives in a submodule but not at the top level (only on the error path)."""
+    if name.startswith("_"):
+        return ""
+    for module in SUBMODULES:
+        if name in getattr(importlib.import_module(f".{module}", __name__), "__all__", ()):
+            return f" (it is course_utils.{module}.{name})"
+    return ""
 
 
 def __dir__() -> list[str]:

@@ -32,7 +32,10 @@ __all__ = ["BatchGuard", "device_batches", "model_device", "model_mode", "place_
 
 
 def model_device(model: nn.Module) -> torch.device:
-    """The device of the model's first parameter or buffer (the CPU for a model without any)."""
+    """The device of the model's first parameter or buffer (the CPU for a model without any).
+
+    Behind the loops taught in lessons 03–05 (train_step, eval_step, predict, extract_features, encode_images).
+    """
     for tensor in model.parameters():
         return tensor.device
     for tensor in model.buffers():
@@ -55,6 +58,8 @@ def place_model(
     the same kind of device.
     The model is moved to the device and, for conv nets under a ``channels_last`` policy, laid out
     channels-last, which is what its input batches will be.
+
+    Behind the loops taught in lessons 03–05 (train_step, eval_step, predict, extract_features, encode_images).
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model: expected a torch.nn.Module, got {describe(model)}")
@@ -86,6 +91,8 @@ def model_mode(model: nn.Module, training: bool) -> Iterator[None]:
     Restoring module by module gives a caller's deliberate mix (say, batch-norm layers held in
     ``eval()`` inside a model that is otherwise training) back after the block; inside the block
     every submodule is in the requested mode.
+
+    Behind the loops taught in lessons 03–05 (train_step, eval_step, predict, extract_features, encode_images).
     """
     modes = [(module, module.training) for module in model.modules()]
     model.train(training)
@@ -105,6 +112,8 @@ class BatchGuard:
     named before the loss fails) and after that folded into a running maximum checked at the end.
     Non-finite losses or outputs are recorded on the device (the first bad batch and its value)
     and reported once at the end, so a GPU never waits for the host in the middle of a pass.
+
+    Behind the loops taught in lessons 03–05 (train_step, eval_step, predict, extract_features, encode_images).
     """
 
     def __init__(self, device: torch.device, what: str) -> None:
@@ -193,6 +202,8 @@ def device_batches(
     ``None``). Images are moved in the policy's memory layout. ``label_max`` is the largest integer
     label, read while the labels are still on the host (``None`` for soft labels, labels already on
     a GPU, or no labels).
+
+    Behind the loops taught in lessons 03–05 (train_step, eval_step, predict, extract_features, encode_images).
     """
     non_blocking = device.type == "cuda"
     for index, batch in enumerate(loader):

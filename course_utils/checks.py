@@ -42,7 +42,7 @@ def _as_tensor(value: Any, name: str) -> torch.Tensor:
 
 
 def assert_type(value: Any, expected_type: type | tuple[type, ...], name: str = "result") -> None:
-    """Fail unless ``value`` is an instance of ``expected_type``."""
+    """Fail unless ``value`` is an instance of ``expected_type``. Used by the test cells of lessons 00–05."""
     if not isinstance(value, expected_type):
         wanted = (
             " or ".join(t.__name__ for t in expected_type)
@@ -53,7 +53,10 @@ def assert_type(value: Any, expected_type: type | tuple[type, ...], name: str = 
 
 
 def assert_shape(value: Any, expected_shape: Sequence[int], name: str = "result") -> None:
-    """Fail unless ``value`` (tensor or array) has exactly ``expected_shape``."""
+    """Fail unless ``value`` (tensor or array) has exactly ``expected_shape``.
+
+    Used by the test cells of lessons 00–05.
+    """
     shape = getattr(value, "shape", None)
     if shape is None:
         raise AssertionError(f"{name}: expected a tensor or array of shape {tuple(expected_shape)}, got {describe(value)}")
@@ -62,7 +65,7 @@ def assert_shape(value: Any, expected_shape: Sequence[int], name: str = "result"
 
 
 def assert_dtype(value: Any, expected_dtype: Any, name: str = "result") -> None:
-    """Fail unless ``value`` has dtype ``expected_dtype`` (torch or NumPy)."""
+    """Fail unless ``value`` has dtype ``expected_dtype`` (torch or NumPy). Used by the test cells of lessons 00–05."""
     dtype = getattr(value, "dtype", None)
     if dtype is None:
         raise AssertionError(f"{name}: expected dtype {expected_dtype}, got {describe(value)}")
@@ -75,7 +78,10 @@ def assert_dtype(value: Any, expected_dtype: Any, name: str = "result") -> None:
 
 
 def assert_equal(actual: Any, expected: Any, name: str = "result") -> None:
-    """Fail unless ``actual == expected`` (element-wise for tensors and arrays)."""
+    """Fail unless ``actual == expected`` (element-wise for tensors and arrays).
+
+    Used by the test cells of lessons 00–05.
+    """
     if isinstance(expected, (torch.Tensor, np.ndarray)) or isinstance(actual, (torch.Tensor, np.ndarray)):
         a, e = _as_tensor(actual, name), _as_tensor(expected, name)
         if a.shape != e.shape:
@@ -103,7 +109,10 @@ def assert_close(
     atol: float = 1e-6,
     rtol: float = 1e-5,
 ) -> None:
-    """Fail unless ``actual`` matches ``expected`` within tolerances (numbers, tensors, arrays)."""
+    """Fail unless ``actual`` matches ``expected`` within tolerances (numbers, tensors, arrays).
+
+    Used by the test cells of lessons 00–05.
+    """
     if isinstance(expected, (int, float)) and not isinstance(expected, bool) and np.ndim(actual) == 0:
         try:
             got = float(actual)
@@ -127,7 +136,7 @@ def assert_close(
 
 
 def assert_in_range(value: Any, low: float, high: float, name: str = "result") -> None:
-    """Fail unless every element of ``value`` lies in ``[low, high]``."""
+    """Fail unless every element of ``value`` lies in ``[low, high]``. Used by the test cells of lessons 00–05."""
     t = _as_tensor(value, name).double()
     if t.numel() == 0:
         raise AssertionError(f"{name}: expected values in [{low}, {high}], got an empty {describe(value)}")
@@ -139,7 +148,10 @@ def assert_in_range(value: Any, low: float, high: float, name: str = "result") -
 
 
 def assert_param_count(model: Any, expected: int, name: str = "model", *, trainable_only: bool = False) -> None:
-    """Fail unless ``model`` has exactly ``expected`` (trainable) parameters."""
+    """Fail unless ``model`` has exactly ``expected`` (trainable) parameters.
+
+    Used by the test cells of lessons 00–05.
+    """
     assert_type(model, nn.Module, name)
     params = (p for p in model.parameters() if p.requires_grad or not trainable_only)
     got = sum(p.numel() for p in params)

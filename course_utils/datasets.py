@@ -7,8 +7,12 @@
   every time it is created or printed.
 * Real photographs that ship inside scikit-image and scikit-learn need no download.
 
-Also here: a dataset's per-channel statistics and exporting images to an
-ImageFolder tree (one folder per class), which lessons use to practise file loading.
+* Two more real data sets ship inside scikit-learn (1,797 handwritten digits) and scikit-image
+  (100 faces and 100 non-faces from Labeled Faces in the Wild); ``digits_tensors`` and
+  ``faces_tensors`` give them in FashionMNIST's format (uint8 N×1×28×28), so a network pretrained
+  on FashionMNIST can be transferred to them without any download.
+
+Also here: a dataset's per-channel statistics.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from PIL import Image
 from torchvision import datasets as tv_datasets
 
@@ -28,20 +33,22 @@ from ._validate import (
     describe,
     require_choice,
     require_images,
-    require_labels,
     require_positive_int,
 )
-from .runtime import STANDINS_ENV, require_standins_allowed
+from .standins import announce_standin, require_standins_allowed
 
 __all__ = [
     "CIFAR10_CLASSES",
     "FASHION_MNIST_CLASSES",
     "SYSTEM_FASHION_MNIST",
     "CIFAR10StandIn",
+    "DIGIT_CLASSES",
+    "FACE_CLASSES",
     "channel_stats",
     "cifar10_tensors",
     "data_dir",
-    "export_image_folder",
+    "digits_tensors",
+    "faces_tensors",
     "fashion_mnist_tensors",
     "load_cifar10",
     "load_fashion_mnist",
@@ -57,6 +64,8 @@ CIFAR10_CLASSES: tuple[str, ...] = (
     "airplane", "automobile", "bird", "cat", "deer",
     "dog", "frog", "horse", "ship", "truck",
 )
+DIGIT_CLASSES: tuple[str, ...] = tuple(str(digit) for digit in range(10))
+FACE_CLASSES: tuple[str, ...] = ("face", "not a face")
 SYSTEM_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
 _FASHION_FILES = (
     "train-images-idx3-ubyte", "train-labels-idx1-ubyte",
@@ -163,11 +172,11 @@ class CIFAR10StandIn(tv_datasets.VisionDataset):
         data, targets = _STANDIN_CACHE[train]
         self.data = data.copy()
         self.targets: list[int] = list(targets)
-        print(
-            f"STAND-IN DATA: CIFAR-10 could not be downloaded and {STANDINS_ENV} is set, so this is a synthetic "
-            f"CIFAR-10-shaped {'training' if train else 'test'} set ({count} images, 32×32 RGB). "
-            "Numbers measured on it are NOT CIFAR-10 results."
-        )
+        announce_standin(
+            "data",
+            used=f"a synthetic CIFAR-10-shaped {'training' if train else 'test'} set ({count} images, 32×32 RGB)",
+            instead_of="CIFAR-10", why="CIFAR-10 could not be downloaded",
+            meaning="numbers measured on it are NOT CIFAR-10 results")
 
     def __len__(self) -> int:
         return len(self.targets)
@@ -297,39 +306,44 @@ def channel_stats(images: torch.Tensor, batch_size: int = 4096) -> tuple[torch.T
     return mean.float(), std.float()
 
 
-def export_image_folder(
-    images: torch.Tensor,
-    labels: torch.Tensor,
-    class_names: list[str] | tuple[str, ...],
-    root: str | Path,
-    *,
-    per_class: int | None = None,
-    fmt: str = "png",
-) -> Path:
-    """Write uint8 N×C×H×W images into ``root/<class name>/<index>.<fmt>`` (ImageFolder layout).
+# ---------------------------------------------------------------- small real data sets as 28×28 tensors
 
-    ``per_class`` keeps only the first that many images of each class. Slashes in
-    class names (FashionMNIST's "T-shirt/top") become underscores in folder names.
 
-    Taught in lesson 01.
+def _to_uint8_batch(images: torch.Tensor, size: int) -> torch.Tensor:
+    """Float images N×1×h×w in [0, 1] -> uint8 N×1×size×size (bilinear up- or downscaling)."""
+    resized = F.interpolate(images, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
+    return (resized.clamp(0, 1) * 255).round().to(torch.uint8)
+
+
+def digits_tensors(size: int = 28) -> tuple[torch.Tensor, torch.Tensor]:
+    """scikit-learn's 1,797 handwritten digits as uint8 images N×1×size×size and int64 labels 0–9.
+
+    The originals are 8×8 pixels with values 0–16 (white ink on black, like
+    FashionMNIST's garments); they are scaled to 0–255 and resized bilinearly.
+
+    Taught in lesson 04.
     """
-    images = require_images("images", images, channels=(1, 3))
-    if images.dtype != torch.uint8:
-        raise TypeError(f"images: expected uint8 pixels (0–255), got {describe(images)}")
-    labels = require_labels("labels", labels, n=images.shape[0], num_classes=len(class_names))
-    require_choice("fmt", fmt, ("png", "jpg"))
-    if per_class is not None:
-        require_positive_int("per_class", per_class)
-    root = Path(root)
-    pixels = images.permute(0, 2, 3, 1).numpy()  # PIL wants H×W×C
-    counts = [0] * len(class_names)
-    for index in range(images.shape[0]):
-        label = int(labels[index])
-        if per_class is not None and counts[label] >= per_class:
-            continue
-        folder = root / str(class_names[label]).replace("/", "_")
-        folder.mkdir(parents=True, exist_ok=True)
-        picture = pixels[index, :, :, 0] if pixels.shape[3] == 1 else pixels[index]
-        Image.fromarray(picture).save(folder / f"{index:05d}.{fmt}", quality=95)
-        counts[label] += 1
-    return root
+    require_positive_int("size", size)
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    images = torch.from_numpy(digits.images).float().unsqueeze(1) / 16.0
+    return _to_uint8_batch(images, size), torch.from_numpy(digits.target).to(torch.int64)
+
+
+def faces_tensors(size: int = 28) -> tuple[torch.Tensor, torch.Tensor]:
+    """scikit-image's ``lfw_subset`` as uint8 images N×1×size×size and int64 labels (0 = face, 1 = not a face).
+
+    200 grayscale 25×25 crops from Labeled Faces in the Wild: 100 faces and 100
+    patches of background from the same photographs (``FACE_CLASSES``).
+
+    Taught in lesson 04.
+    """
+    require_positive_int("size", size)
+    from skimage import data as skimage_data
+
+    raw = np.asarray(skimage_data.lfw_subset())
+    pixels = raw.astype(np.float32) / (255.0 if raw.dtype == np.uint8 else 1.0)
+    images = torch.from_numpy(pixels).unsqueeze(1)
+    labels = torch.cat([torch.zeros(100, dtype=torch.int64), torch.ones(len(raw) - 100, dtype=torch.int64)])
+    return _to_uint8_batch(images, size), labels

@@ -8,16 +8,14 @@ conv nets), ``train()`` / ``eval()`` with the caller's mode restored,
 on one 0–1 scale, and a ``FloatingPointError`` for a non-finite loss. ``fit`` adds
 schedulers stepped per batch or per epoch, no weight decay on biases and norm layers,
 gradient clipping, the best epoch's weights kept and restored, early stopping and
-resumable runs; it returns a ``History`` that serialises to JSON.
+resumable runs (``checkpoints``); it returns a ``History`` that serialises to JSON.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,61 +32,12 @@ from ._validate import (
     require_positive_int,
 )
 from .batches import BatchGuard, device_batches, model_mode, place_model
+from .checkpoints import History, load_resumable, save_resumable
 from .runtime import PrecisionPolicy, get_device
 
-__all__ = ["History", "decay_groups", "eval_step", "fit", "train_step"]
+__all__ = ["decay_groups", "eval_step", "fit", "train_step"]
 
 Batches = Iterable[tuple[torch.Tensor, torch.Tensor]]
-
-
-@dataclass
-class History:
-    """What happened during ``fit``, one entry per epoch (accuracies on a 0–1 scale). Taught in lesson 03."""
-
-    train_loss: list[float] = field(default_factory=list)
-    train_acc: list[float] = field(default_factory=list)
-    val_loss: list[float] = field(default_factory=list)
-    val_acc: list[float] = field(default_factory=list)
-    lr: list[float] = field(default_factory=list)
-    epoch_seconds: list[float] = field(default_factory=list)
-    best_epoch: int | None = None
-    stopped_early: bool = False
-    device: str = ""
-    precision: str = ""
-
-    @property
-    def epochs(self) -> int:
-        """Number of completed epochs."""
-        return len(self.train_loss)
-
-    @property
-    def wall_seconds(self) -> list[float]:
-        """Seconds from the start of training to the end of each epoch."""
-        return [sum(self.epoch_seconds[: i + 1]) for i in range(len(self.epoch_seconds))]
-
-    def to_dict(self) -> dict[str, Any]:
-        """A plain dictionary (JSON-serialisable)."""
-        return asdict(self)
-
-    def to_json(self, path: str | Path | None = None) -> str:
-        """Serialise to JSON; also write it to ``path`` when given."""
-        text = json.dumps(self.to_dict(), indent=2)
-        if path is not None:
-            Path(path).write_text(text, encoding="utf-8")
-        return text
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> History:
-        """Rebuild a History from ``to_dict()`` output."""
-        return cls(**data)
-
-    @classmethod
-    def from_json(cls, text_or_path: str | Path) -> History:
-        """Rebuild a History from a JSON string or a JSON file."""
-        text = str(text_or_path)
-        if not text.lstrip().startswith("{"):
-            text = Path(text_or_path).read_text(encoding="utf-8")
-        return cls.from_dict(json.loads(text))
 
 
 def _hard_labels(targets: torch.Tensor) -> torch.Tensor:
@@ -377,30 +326,12 @@ def fit(
     settings = {"epochs": epochs, "steps_per_epoch": steps_per_epoch, "monitor": monitor,
                 "optimizer": type(optimizer_).__name__}
     if resume_path is not None and Path(resume_path).is_file():
-        saved = torch.load(resume_path, map_location=device, weights_only=True)
-        if not isinstance(saved, dict) or "settings" not in saved:
-            raise ValueError(f"resume_path: expected a file that fit(resume_path=...) wrote, got {str(resume_path)!r} "
-                             "(a checkpoint_path file holds weights only)")
-        changed = {k: (saved["settings"].get(k), v) for k, v in settings.items() if saved["settings"].get(k) != v}
-        if changed:
-            raise ValueError(
-                "resume_path: expected the settings of the run that wrote it, got other "
-                + ", ".join(f"{k} (saved {old!r}, now {new!r})" for k, (old, new) in changed.items())
-                + " — delete the file to start afresh"
-            )
-        model.load_state_dict(saved["model"])
-        if isinstance(loss_fn, nn.Module) and saved["loss_fn"] is not None:
-            loss_fn.load_state_dict(saved["loss_fn"])
-        optimizer_.load_state_dict(saved["optimizer"])
-        if scheduler_ is not None and saved["scheduler"] is not None:
-            scheduler_.load_state_dict(saved["scheduler"])
-        if scaler is not None and saved["scaler"] is not None:
-            scaler.load_state_dict(saved["scaler"])
-        history = History.from_dict(saved["history"])
-        best_value, best_state, stale_epochs = saved["best_value"], saved["best_state"], saved["stale_epochs"]
-        first_epoch = saved["epoch"] + 1
+        restored = load_resumable(resume_path, device, settings, model=model, loss_fn=loss_fn, optimizer=optimizer_,
+                                  scheduler=scheduler_, scaler=scaler)
+        history, best_value, best_state = restored["history"], restored["best_value"], restored["best_state"]
+        stale_epochs, first_epoch = restored["stale_epochs"], restored["epoch"] + 1
         if verbose:
-            print(f"resumed from {resume_path} after epoch {saved['epoch']}")
+            print(f"resumed from {resume_path} after epoch {restored['epoch']}")
     for epoch in range(first_epoch, epochs + 1):
         if history.stopped_early:
             break
@@ -450,23 +381,10 @@ def fit(
             if verbose:
                 print(f"early stopping: no improvement in {monitor} for {stale_epochs} epochs")
         if resume_path is not None:
-            _save_resumable(resume_path, epoch=epoch, model=model, optimizer=optimizer_, scheduler=scheduler_,
+            save_resumable(resume_path, epoch=epoch, model=model, optimizer=optimizer_, scheduler=scheduler_,
                             scaler=scaler, loss_fn=loss_fn, history=history, best_value=best_value,
                             best_state=best_state, stale_epochs=stale_epochs, settings=settings)
     if restore_best and best_state is not None:
         model.load_state_dict(best_state)
     return history
 
-
-def _save_resumable(path: str | Path, **state: Any) -> None:
-    """Write fit's resumable state atomically (a crash mid-write never leaves a half-written file)."""
-    state["model"] = state["model"].state_dict()
-    state["optimizer"] = state["optimizer"].state_dict()
-    state["scheduler"] = state["scheduler"].state_dict() if state["scheduler"] is not None else None
-    state["scaler"] = state["scaler"].state_dict() if state["scaler"] is not None else None
-    state["loss_fn"] = state["loss_fn"].state_dict() if isinstance(state["loss_fn"], nn.Module) else None
-    state["history"] = state["history"].to_dict()
-    path = Path(path)
-    partial = path.with_name(path.name + ".partial")
-    torch.save(state, partial)
-    partial.replace(path)

@@ -35,7 +35,7 @@ from torchvision.transforms import InterpolationMode
 from torchvision.transforms._presets import ImageClassification  # the type of every weights.transforms()
 
 from ._validate import describe, require_positive_int
-from .runtime import STANDINS_ENV, random_weights_banner, require_standins_allowed, standin_banner
+from .standins import announce_standin, download_failure, require_standins_allowed
 from .transfer import replace_head
 
 __all__ = ["OFFLINE_ARCH", "PretrainedModel", "imagenet_categories", "load_pretrained"]
@@ -180,16 +180,6 @@ def _build_random(arch: str) -> nn.Module:
     return torchvision.models.get_model(arch, weights=None)
 
 
-def _substitute_banner(arch: str, weights_name: str, error: BaseException) -> str:
-    return standin_banner(
-        f"OFFLINE: real ImageNet weights of EfficientNet-Lite0, not the {arch} the lesson asks for.\n"
-        f"The {weights_name} weights could not be downloaded ({type(error).__name__}: {str(error)[:200]}).\n"
-        f"Because {STANDINS_ENV} is set, this run continues with EfficientNet-Lite0 (4.65 M parameters), whose\n"
-        "ImageNet weights ship with the course. Its predictions and features are real; its numbers are not\n"
-        f"those of {arch}."
-    )
-
-
 def _categories(weights: Any) -> tuple[str, ...]:
     return tuple(weights.meta.get("categories") or imagenet_categories())
 
@@ -199,12 +189,16 @@ def _offline_substitute(arch: str, resolved: Any, error: BaseException) -> Pretr
     try:
         substitute = _load_lite0()
     except ImportError as missing:
-        print(random_weights_banner(
-            repr(arch), repr(resolved),
-            f"the download failed ({type(error).__name__}: {str(error)[:200]}), and the offline ImageNet weights "
-            f"are missing too ({missing})", "accuracies are NOT those of transfer learning"))
+        announce_standin(
+            "weights", used=f"a RANDOMLY INITIALISED {arch}", instead_of=f"the pretrained {resolved!r} weights",
+            why=f"{download_failure(error)}, and the offline ImageNet weights are missing too ({missing})",
+            meaning="accuracies are NOT those of transfer learning")
         return PretrainedModel(_build_random(arch), resolved.transforms(), _categories(resolved), arch, "none", False)
-    print(_substitute_banner(arch, repr(resolved), error))
+    announce_standin(
+        "substitute", used="EfficientNet-Lite0 with its real ImageNet weights (4.65 M parameters, shipped with the "
+        "course)", instead_of=f"the {arch} the lesson asks for",
+        why=f"the {resolved!r} weights could not be had: {download_failure(error)}",
+        meaning=f"its predictions and features are real, but its numbers are not those of {arch}")
     return replace(substitute, substitute_for=arch)
 
 

@@ -217,42 +217,6 @@ def run_mode() -> RunMode:
     return RunMode(quick=quick_env or grading, allow_standins=standins, reason=reason)
 
 
-def require_standins_allowed(failure: str, error: BaseException, standin: str) -> None:
-    """Raise the course's error for a failed download, unless stand-ins are allowed.
-
-    ``failure`` says what could not be had ("CIFAR-10 could not be downloaded into ..."),
-    ``standin`` what the run would continue with. Every loader that has an offline
-    stand-in calls this, so students always get the same two ways forward.
-    """
-    if run_mode().allow_standins:
-        return
-    raise RuntimeError(
-        f"{failure} ({type(error).__name__}: {str(error)[:300]}). Check your internet connection (in Colab: "
-        "is the runtime connected?) and run the cell again, or set the environment variable "
-        f"{STANDINS_ENV}=1 (e.g. os.environ['{STANDINS_ENV}'] = '1') to continue with {standin}."
-    ) from error
-
-
-def standin_banner(text: str) -> str:
-    """``text`` framed by two rules, so a stand-in announcement stands out in a notebook's output."""
-    line = "=" * 78
-    return f"{line}\n{text}\n{line}"
-
-
-def random_weights_banner(model: str, weights: str, reason: str, consequence: str) -> str:
-    """The STAND-IN banner of a network that runs on with random weights because its weights could not be had.
-
-    ``reason`` says why (the download error, ...), ``consequence`` what that means for the
-    results. ``load_pretrained`` and ``load_clip`` use it, so both read the same way.
-    """
-    return standin_banner(
-        f"STAND-IN: random weights, not pretrained. The {weights} weights for {model} could not be had:\n"
-        f"{reason}.\n"
-        f"Because {STANDINS_ENV} is set, this run continues with a RANDOMLY INITIALISED {model}.\n"
-        f"Everything executes, but {consequence}."
-    )
-
-
 def quick(full: T, quick: T) -> T:  # noqa: A002 - reads naturally at call sites: cu.quick(full=8, quick=1)
     """Return ``quick`` in quick mode and ``full`` otherwise (for epochs, subset sizes, ...). Taught in lesson 00."""
     return quick if run_mode().quick else full

@@ -15,10 +15,10 @@ import torch
 from torch import nn
 
 import course_utils as cu
-from course_utils import clip as cc
+from course_utils import pretrained_clip as cc
 from course_utils.batches import BatchGuard, device_batches, model_device, model_mode, place_model
 
-FP32 = cu.PrecisionPolicy(torch.device("cpu"), None, False, False)
+FP32 = cu.runtime.PrecisionPolicy(torch.device("cpu"), None, False, False)
 
 
 class Classifier(nn.Module):
@@ -49,7 +49,7 @@ LOOPS: dict[str, Callable[[nn.Module, cu.TensorLoader], object]] = {
     "train_step": lambda m, loader: cu.train_step(m, loader, nn.CrossEntropyLoss(),
                                                   torch.optim.SGD(m.parameters(), lr=0.01), precision=FP32),
     "eval_step": lambda m, loader: cu.eval_step(m, loader, nn.CrossEntropyLoss(), precision=FP32),
-    "predict": lambda m, loader: cu.predict(m, loader, precision=FP32),
+    "predict": lambda m, loader: cu.evaluation.predict(m, loader, precision=FP32),
     "extract_features": lambda m, loader: cu.extract_features(m, loader),
 }
 
@@ -102,7 +102,7 @@ def test_place_model_moves_only_when_asked_and_takes_the_devices_policy() -> Non
     assert policy is FP32
     device, _ = place_model(nn.Linear(2, 2), None, FP32)  # a given policy says where to run
     assert device == FP32.device
-    meta_policy = cu.PrecisionPolicy(torch.device("meta"), None, False, False)
+    meta_policy = cu.runtime.PrecisionPolicy(torch.device("meta"), None, False, False)
     with pytest.raises(ValueError, match="precision: expected a policy for the cpu device the loop runs on, got one "
                                          "for meta"):
         place_model(nn.Linear(2, 2), "cpu", meta_policy)
@@ -113,7 +113,7 @@ def test_place_model_moves_only_when_asked_and_takes_the_devices_policy() -> Non
 
 
 def test_device_batches_accepts_pairs_or_images_alone_and_names_bad_batches() -> None:
-    policy = cu.PrecisionPolicy(torch.device("cpu"), None, False, True)
+    policy = cu.runtime.PrecisionPolicy(torch.device("cpu"), None, False, True)
     pair = (torch.zeros(2, 1, 3, 3), torch.tensor([4, 1]))
     alone = torch.zeros(2, 1, 3, 3)
     (i, images, labels, top), (j, images2, none, no_top) = device_batches([pair, alone], torch.device("cpu"), policy)

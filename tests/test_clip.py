@@ -1,10 +1,9 @@
-"""Tests for course_utils.clip: the exercises' references, the tiny CLIP, and loading open_clip offline."""
+"""Tests of the CLIP modules: contrastive (the exercises' references), tiny_clip, and pretrained_clip offline."""
 
 from __future__ import annotations
 
 import math
 import socket
-from pathlib import Path
 
 import open_clip
 import pytest
@@ -13,7 +12,9 @@ import torch.nn.functional as F
 from torch import nn
 
 import course_utils as cu
-from course_utils import clip as cc
+from course_utils import contrastive as con
+from course_utils import pretrained_clip as cc
+from course_utils import tiny_clip as tc
 
 STANDINS_ENV = "COURSE_ALLOW_STANDINS"
 SMALL_MODEL = "ViT-S-32-alt"  # the smallest built-in open_clip ViT: fast to create in tests
@@ -30,16 +31,16 @@ def test_cosine_logits_matches_the_formula_and_ignores_lengths():
     gen = torch.Generator().manual_seed(0)
     a, b = torch.randn(5, 7, generator=gen) * 3, torch.randn(4, 7, generator=gen)
     for s in (0.0, 1.5, math.log(100)):
-        torch.testing.assert_close(cc.cosine_logits(a, b, s), reference_logits(a, b, s))
-    torch.testing.assert_close(cc.cosine_logits(10 * a, 0.1 * b, 0.0), cc.cosine_logits(a, b, 0.0))
-    torch.testing.assert_close(cc.cosine_logits(a, b, torch.tensor([2.0])), reference_logits(a, b, 2.0))
-    assert cc.cosine_logits(a.double(), b, 0.0).dtype == torch.float64
+        torch.testing.assert_close(con.cosine_logits(a, b, s), reference_logits(a, b, s))
+    torch.testing.assert_close(con.cosine_logits(10 * a, 0.1 * b, 0.0), con.cosine_logits(a, b, 0.0))
+    torch.testing.assert_close(con.cosine_logits(a, b, torch.tensor([2.0])), reference_logits(a, b, 2.0))
+    assert con.cosine_logits(a.double(), b, 0.0).dtype == torch.float64
 
 
 def test_cosine_logits_passes_gradients_to_a_logit_scale_parameter():
     scale = nn.Parameter(torch.tensor(1.0))
     a, b = torch.randn(3, 4), torch.randn(2, 4)
-    cc.cosine_logits(a, b, scale).sum().backward()
+    con.cosine_logits(a, b, scale).sum().backward()
     assert scale.grad is not None
     torch.testing.assert_close(scale.grad, reference_logits(a, b, 1.0).sum())
 
@@ -57,17 +58,17 @@ def test_cosine_logits_passes_gradients_to_a_logit_scale_parameter():
 )
 def test_cosine_logits_rejects_bad_input(args, error, message):
     with pytest.raises(error, match=message):
-        cc.cosine_logits(*args)
+        con.cosine_logits(*args)
 
 
 def test_zero_shot_classify_returns_probabilities_and_the_best_class():
     gen = torch.Generator().manual_seed(1)
     images, classes = torch.randn(20, 6, generator=gen), torch.randn(4, 6, generator=gen) * 5
-    probs, preds = cc.zero_shot_classify(images, classes)
+    probs, preds = con.zero_shot_classify(images, classes)
     torch.testing.assert_close(probs, reference_logits(images, classes, math.log(100)).softmax(dim=1))
     torch.testing.assert_close(probs.sum(dim=1), torch.ones(20))
     assert preds.dtype == torch.int64 and torch.equal(preds, probs.argmax(dim=1))
-    flat, _ = cc.zero_shot_classify(images, classes, 0.0)
+    flat, _ = con.zero_shot_classify(images, classes, 0.0)
     assert flat.max() < probs.max()  # a higher temperature gives flatter probabilities
 
 
@@ -77,16 +78,16 @@ def test_zero_shot_classify_returns_probabilities_and_the_best_class():
 def test_ensemble_class_embeddings_normalises_averages_and_normalises_again():
     gen = torch.Generator().manual_seed(2)
     emb = torch.randn(3, 5, 8, generator=gen)
-    out = cc.ensemble_class_embeddings(emb)
+    out = con.ensemble_class_embeddings(emb)
     torch.testing.assert_close(out, F.normalize(F.normalize(emb, dim=2).mean(dim=1), dim=1))
     torch.testing.assert_close(out.norm(dim=1), torch.ones(3))
     louder = emb.clone()
     louder[1, 2] *= 100
-    torch.testing.assert_close(cc.ensemble_class_embeddings(louder), out)
+    torch.testing.assert_close(con.ensemble_class_embeddings(louder), out)
     with pytest.raises(ValueError, match="3-dimensional"):
-        cc.ensemble_class_embeddings(torch.randn(3, 8))
+        con.ensemble_class_embeddings(torch.randn(3, 8))
     with pytest.raises(TypeError, match="floating-point"):
-        cc.ensemble_class_embeddings(torch.ones(2, 2, 2, dtype=torch.int64))
+        con.ensemble_class_embeddings(torch.ones(2, 2, 2, dtype=torch.int64))
 
 
 def test_clip_loss_matches_the_symmetric_formula_and_its_limits():
@@ -95,36 +96,36 @@ def test_clip_loss_matches_the_symmetric_formula_and_its_limits():
     logits = reference_logits(a, b, 2.0)
     targets = torch.arange(6)
     expected = (F.cross_entropy(logits, targets) + F.cross_entropy(logits.T, targets)) / 2
-    torch.testing.assert_close(cc.clip_loss(a, b, 2.0), expected)
-    torch.testing.assert_close(cc.clip_loss(b, a, 2.0), cc.clip_loss(a, b, 2.0))
-    torch.testing.assert_close(cc.clip_loss(torch.ones(7, 3), torch.ones(7, 3), 1.0), torch.tensor(math.log(7)))
-    assert cc.clip_loss(torch.eye(5), torch.eye(5), math.log(100)) < 1e-3
+    torch.testing.assert_close(con.clip_loss(a, b, 2.0), expected)
+    torch.testing.assert_close(con.clip_loss(b, a, 2.0), con.clip_loss(a, b, 2.0))
+    torch.testing.assert_close(con.clip_loss(torch.ones(7, 3), torch.ones(7, 3), 1.0), torch.tensor(math.log(7)))
+    assert con.clip_loss(torch.eye(5), torch.eye(5), math.log(100)) < 1e-3
     with pytest.raises(ValueError, match="one text per image"):
-        cc.clip_loss(torch.randn(3, 2), torch.randn(4, 2), 0.0)
+        con.clip_loss(torch.randn(3, 2), torch.randn(4, 2), 0.0)
 
 
 def test_clip_loss_floor_with_duplicate_classes_is_the_mean_log_of_the_class_counts():
     labels = torch.tensor([0, 0, 0, 1, 1, 2])
     perfect = F.one_hot(labels, 3).float()
     counts = torch.bincount(labels)[labels].float()
-    torch.testing.assert_close(cc.clip_loss(perfect, perfect, math.log(100)), counts.log().mean(), atol=1e-4, rtol=0)
+    torch.testing.assert_close(con.clip_loss(perfect, perfect, math.log(100)), counts.log().mean(), atol=1e-4, rtol=0)
 
 
 def test_patchify_equals_unfold_and_a_strided_convolution():
     gen = torch.Generator().manual_seed(4)
     x = torch.randn(2, 3, 8, 12, generator=gen)
-    patches = cc.patchify(x, 4)
+    patches = tc.patchify(x, 4)
     assert patches.shape == (2, 6, 48)
     torch.testing.assert_close(patches, F.unfold(x, 4, stride=4).transpose(1, 2))
     conv = nn.Conv2d(3, 5, kernel_size=4, stride=4, bias=False)
     with torch.no_grad():
         torch.testing.assert_close(patches @ conv.weight.flatten(1).T, conv(x).flatten(2).transpose(1, 2))
     as_bytes = torch.arange(16, dtype=torch.uint8).reshape(1, 1, 4, 4)
-    assert cc.patchify(as_bytes, 2)[0, 1].tolist() == [2, 3, 6, 7]
+    assert tc.patchify(as_bytes, 2)[0, 1].tolist() == [2, 3, 6, 7]
     with pytest.raises(ValueError, match="patch_size: expected a divisor of the image height 8 and width 12, got 5"):
-        cc.patchify(x, 5)
+        tc.patchify(x, 5)
     with pytest.raises(ValueError, match="patch_size"):
-        cc.patchify(x, 0)
+        tc.patchify(x, 0)
 
 
 # ---------------------------------------------------------------- linear probe
@@ -141,7 +142,7 @@ def test_fit_linear_probe_learns_separable_clouds_with_training_statistics():
     train_x, train_y = _clouds(gen, 150, centres)
     test_x, test_y = _clouds(gen, 90, centres)
     state = torch.random.get_rng_state()
-    probe = cc.fit_linear_probe(train_x, train_y, 3)
+    probe = con.fit_linear_probe(train_x, train_y, 3)
     assert torch.equal(torch.random.get_rng_state(), state), "the global random state must not change"
     torch.testing.assert_close(probe.mean, train_x.mean(dim=0))
     assert (probe.predict(test_x) == test_y).float().mean() > 0.95
@@ -149,7 +150,7 @@ def test_fit_linear_probe_learns_separable_clouds_with_training_statistics():
     assert not any(p.requires_grad for p in probe.linear.parameters())
     # a test set of one class is still classified with the training statistics
     assert (probe.predict(centres[1] + torch.randn(50, 6, generator=gen)) == 1).float().mean() > 0.9
-    torch.testing.assert_close(cc.linear_probe(train_x, train_y, test_x, 3), probe.predict(test_x))
+    torch.testing.assert_close(con.linear_probe(train_x, train_y, test_x, 3), probe.predict(test_x))
 
 
 def test_fit_linear_probe_without_standardising_keeps_one_image_per_class_usable():
@@ -163,11 +164,11 @@ def test_fit_linear_probe_without_standardising_keeps_one_image_per_class_usable
         return x
     train_x, train_y = torch.cat([draw(1, 0), draw(1, 1)]), torch.tensor([0, 1])
     test_x, test_y = torch.cat([draw(200, 0), draw(200, 1)]), torch.tensor([0] * 200 + [1] * 200)
-    raw = cc.fit_linear_probe(train_x, train_y, 2, lr=0.01, standardize=False)
+    raw = con.fit_linear_probe(train_x, train_y, 2, lr=0.01, standardize=False)
     assert torch.equal(raw.mean, torch.zeros(64)) and torch.equal(raw.std, torch.ones(64))
     torch.testing.assert_close(raw.logits(test_x), raw.linear(test_x))
     raw_acc = (raw.predict(test_x) == test_y).float().mean().item()
-    standardised = cc.fit_linear_probe(train_x, train_y, 2, lr=0.01)
+    standardised = con.fit_linear_probe(train_x, train_y, 2, lr=0.01)
     standardised_acc = (standardised.predict(test_x) == test_y).float().mean().item()
     assert raw_acc > 0.95 and standardised_acc < raw_acc - 0.1, (raw_acc, standardised_acc)
 
@@ -175,15 +176,15 @@ def test_fit_linear_probe_without_standardising_keeps_one_image_per_class_usable
 def test_fit_linear_probe_is_seeded_and_works_inside_inference_mode():
     gen = torch.Generator().manual_seed(6)
     x, y = _clouds(gen, 60, torch.randn(2, 4, generator=gen))
-    first = cc.fit_linear_probe(x, y, 2, steps=5, seed=3)
+    first = con.fit_linear_probe(x, y, 2, steps=5, seed=3)
     with torch.inference_mode():
-        second = cc.fit_linear_probe(x, y, 2, steps=5, seed=3)
+        second = con.fit_linear_probe(x, y, 2, steps=5, seed=3)
     torch.testing.assert_close(first.linear.weight, second.linear.weight)
     torch.manual_seed(0)
     expected = nn.Linear(4, 2)  # seed 0 draws the same initial weights as torch.manual_seed(0) + nn.Linear
-    untrained = cc.fit_linear_probe(x, y, 2, steps=1, lr=1e-12, seed=0)
+    untrained = con.fit_linear_probe(x, y, 2, steps=1, lr=1e-12, seed=0)
     torch.testing.assert_close(untrained.linear.weight, expected.weight, atol=1e-6, rtol=0)
-    single = cc.fit_linear_probe(x[:1], y[:1], 2, steps=2)
+    single = con.fit_linear_probe(x[:1], y[:1], 2, steps=2)
     assert torch.equal(single.std, torch.ones(4))
 
 
@@ -201,14 +202,14 @@ def test_fit_linear_probe_rejects_bad_input(kwargs, error, message):
     args = {"train_features": torch.randn(4, 3), "train_labels": torch.tensor([0, 1, 2, 0]), "num_classes": 3}
     args.update(kwargs)
     with pytest.raises(error, match=message):
-        cc.fit_linear_probe(**args)
+        con.fit_linear_probe(**args)
 
 
 # ---------------------------------------------------------------- the tiny CLIP
 
 
 def test_word_vocabulary_splits_encodes_pads_and_drops_unknown_words():
-    vocab = cc.WordVocabulary.from_texts(["A photo of a T-shirt.", "a sneaker"])
+    vocab = tc.WordVocabulary.from_texts(["A photo of a T-shirt.", "a sneaker"])
     assert vocab.words == ("<pad>", "a", "of", "photo", "sneaker", "t-shirt")
     assert len(vocab) == 6 and "photo" in vocab and "<pad>" not in vocab and "dog" not in vocab
     ids = vocab.encode(["a photo of a sneaker", "my new t-shirt!"])
@@ -219,15 +220,15 @@ def test_word_vocabulary_splits_encodes_pads_and_drops_unknown_words():
     assert vocab.unknown_words(["my new t-shirt", "a dog"]) == ["dog", "my", "new"]
     assert "6 words" not in repr(vocab) and "5 words" in repr(vocab)
     with pytest.raises(ValueError, match="at least one word"):
-        cc.WordVocabulary([])
+        tc.WordVocabulary([])
     with pytest.raises(TypeError, match="text: expected a string"):
-        cc.WordVocabulary.split(3)  # type: ignore[arg-type]
+        tc.WordVocabulary.split(3)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="texts: expected a list of strings"):
         vocab.encode("a photo")  # type: ignore[arg-type]
 
 
 def test_caption_bank_samples_captions_of_each_labels_class():
-    bank = cc.CaptionBank([["cat", "kitten"], ["dog"]], ["a photo of a {}", "my {}"])
+    bank = tc.CaptionBank([["cat", "kitten"], ["dog"]], ["a photo of a {}", "my {}"])
     assert bank.captions == (
         "a photo of a cat", "my cat", "a photo of a kitten", "my kitten", "a photo of a dog", "my dog"
     )
@@ -240,23 +241,23 @@ def test_caption_bank_samples_captions_of_each_labels_class():
     again, _ = bank.sample(labels, torch.Generator().manual_seed(0))
     assert torch.equal(tokens, again)
     assert "6 captions for 2 classes" in repr(bank)
-    shared = cc.CaptionBank([["cat"]], ["{}"], vocabulary=bank.vocabulary)
+    shared = tc.CaptionBank([["cat"]], ["{}"], vocabulary=bank.vocabulary)
     assert shared.vocabulary is bank.vocabulary
     with pytest.raises(ValueError, match=r"class indices in \[0, 1\]"):
         bank.sample(torch.tensor([2]))
     with pytest.raises(ValueError, match="containing"):
-        cc.CaptionBank([["cat"]], ["a photo"])
+        tc.CaptionBank([["cat"]], ["a photo"])
     with pytest.raises(TypeError, match="templates"):
-        cc.CaptionBank([["cat"]], "a {}")  # type: ignore[arg-type]
+        tc.CaptionBank([["cat"]], "a {}")  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="descriptions: expected one list"):
-        cc.CaptionBank("cat", ["{}"])  # type: ignore[arg-type]
+        tc.CaptionBank("cat", ["{}"])  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="for class 1"):
-        cc.CaptionBank([["cat"], []], ["{}"])
+        tc.CaptionBank([["cat"], []], ["{}"])
 
 
 def test_bag_of_words_encoder_ignores_padding():
     torch.manual_seed(0)
-    encoder = cc.BagOfWordsTextEncoder(vocab_size=10, embed_dim=4, width=8)
+    encoder = tc.BagOfWordsTextEncoder(vocab_size=10, embed_dim=4, width=8)
     short = encoder(torch.tensor([[3, 5]]))
     padded = encoder(torch.tensor([[3, 5, 0, 0, 0]]))
     torch.testing.assert_close(short, padded)
@@ -267,7 +268,7 @@ def test_bag_of_words_encoder_ignores_padding():
 
 def test_tiny_clip_returns_unit_embeddings_and_clamps_its_temperature():
     torch.manual_seed(0)
-    model = cc.TinyCLIP(cu.TinyVGG(1, 4, 8), cc.BagOfWordsTextEncoder(6, 8))
+    model = tc.TinyCLIP(cu.TinyVGG(1, 4, 8), tc.BagOfWordsTextEncoder(6, 8))
     assert model.temperature == pytest.approx(0.07, rel=1e-5)
     images, tokens = torch.randn(3, 1, 28, 28), torch.tensor([[1, 2], [3, 0], [4, 5]])
     image_emb, text_emb = model(images, tokens)
@@ -275,7 +276,7 @@ def test_tiny_clip_returns_unit_embeddings_and_clamps_its_temperature():
     torch.testing.assert_close(text_emb.norm(dim=1), torch.ones(3))
     assert model.encode_image(images, normalize=False).norm(dim=1).ne(1).any()
     assert model.encode_text(tokens, normalize=False).shape == (3, 8)
-    loss = cc.clip_loss(image_emb, text_emb, model.logit_scale)
+    loss = con.clip_loss(image_emb, text_emb, model.logit_scale)
     loss.backward()
     assert model.logit_scale.grad is not None
     with torch.no_grad():
@@ -283,14 +284,14 @@ def test_tiny_clip_returns_unit_embeddings_and_clamps_its_temperature():
     model.clamp_logit_scale_()
     assert model.logit_scale.item() == pytest.approx(math.log(100))
     with pytest.raises(TypeError, match="text_encoder"):
-        cc.TinyCLIP(cu.TinyVGG(), "words")  # type: ignore[arg-type]
+        tc.TinyCLIP(cu.TinyVGG(), "words")  # type: ignore[arg-type]
 
 
 def test_tiny_clip_learns_to_match_classes_in_a_few_steps(fashion_small):
     train_x, train_y, _, _ = fashion_small
-    bank = cc.CaptionBank([[f"class{c}"] for c in range(10)], ["a {}", "the {}"])
+    bank = tc.CaptionBank([[f"class{c}"] for c in range(10)], ["a {}", "the {}"])
     torch.manual_seed(0)
-    model = cc.TinyCLIP(cu.TinyVGG(1, 8, 16), cc.BagOfWordsTextEncoder(len(bank.vocabulary), 16))
+    model = tc.TinyCLIP(cu.TinyVGG(1, 8, 16), tc.BagOfWordsTextEncoder(len(bank.vocabulary), 16))
     optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
     loader = cu.TensorLoader(train_x, train_y, 128, shuffle=True, mean=[0.286], std=[0.353],
                              generator=torch.Generator().manual_seed(0))
@@ -298,7 +299,7 @@ def test_tiny_clip_learns_to_match_classes_in_a_few_steps(fashion_small):
     for _ in range(2):
         for images, labels in loader:
             tokens, _ = bank.sample(labels)
-            loss = cc.clip_loss(*model(images, tokens), model.logit_scale)
+            loss = con.clip_loss(*model(images, tokens), model.logit_scale)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
@@ -393,7 +394,8 @@ def test_load_clip_offline_with_standins_returns_a_labelled_random_model(monkeyp
     monkeypatch.setenv(STANDINS_ENV, "1")
     loaded = cc.load_clip("ViT-B-32", "laion2b_s34b_b79k", device="cpu")
     banner = capsys.readouterr().out
-    assert "STAND-IN: random weights" in banner and "huggingface.co cannot be reached" in banner
+    assert "STAND-IN WEIGHTS: a RANDOMLY INITIALISED ViT-B-32, NOT the pretrained 'laion2b_s34b_b79k' weights." in banner
+    assert "huggingface.co cannot be reached" in banner
     assert loaded.is_pretrained is False and "STAND-IN" in loaded.label
     assert loaded.image_size == 224 and loaded.embed_dim == 512 and not loaded.model.training
     assert loaded.mean == pytest.approx((0.48145466, 0.4578275, 0.40821073))
@@ -487,7 +489,9 @@ def test_zero_shot_classifier_matches_open_clips_own(small_clip):
         cc.zero_shot_classifier(small_clip, "cat", ["{}"])  # type: ignore[arg-type]
 
 
-def test_course_utils_exports_the_clip_helpers():
-    for name in ("load_clip", "clip_loss", "patchify", "TinyCLIP", "CaptionBank", "linear_probe"):
-        assert getattr(cu, name) is getattr(cc, name)
-    assert Path(cc.__file__).name == "clip.py"
+def test_the_clip_helpers_live_in_three_modules_by_job():
+    for module, names in ((con, ("clip_loss", "cosine_logits", "linear_probe")), (tc, ("patchify", "TinyCLIP", "CaptionBank")),
+                          (cc, ("load_clip", "encode_images"))):
+        for name in names:
+            assert getattr(cu, name) is getattr(module, name)
+            assert name in module.__all__

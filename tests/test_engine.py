@@ -12,7 +12,7 @@ from torch import nn
 
 import course_utils as cu
 
-FP32 = cu.PrecisionPolicy(torch.device("cpu"), None, False, False)
+FP32 = cu.runtime.PrecisionPolicy(torch.device("cpu"), None, False, False)
 
 
 def _blobs(n: int = 240, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -86,8 +86,8 @@ def test_fit_onecycle_history_and_json_round_trip(tmp_path: Path) -> None:
     assert max(history.lr) > 0.09 and history.lr[-1] < 1e-3  # OneCycle warms up to lr=0.1, then anneals
     assert history.wall_seconds == sorted(history.wall_seconds)
     assert history.precision == "fp32" and history.device == "cpu"
-    restored = cu.History.from_json(history.to_json(tmp_path / "h.json"))
-    assert restored == history == cu.History.from_json(tmp_path / "h.json")
+    restored = cu.checkpoints.History.from_json(history.to_json(tmp_path / "h.json"))
+    assert restored == history == cu.checkpoints.History.from_json(tmp_path / "h.json")
     assert json.loads(history.to_json())["best_epoch"] == history.best_epoch
 
 
@@ -336,9 +336,9 @@ def test_no_weight_decay_on_biases_and_norm_layers_by_default() -> None:
     assert [(len(g["params"]), g["weight_decay"]) for g in groups] == [(1, 0.05), (3, 0.0)]
 
 
-@pytest.mark.parametrize("policy", [FP32, cu.PrecisionPolicy(torch.device("cpu"), torch.float16, True, False)],
+@pytest.mark.parametrize("policy", [FP32, cu.runtime.PrecisionPolicy(torch.device("cpu"), torch.float16, True, False)],
                          ids=["fp32", "fp16-grad-scaler"])
-def test_fit_resumes_after_an_interruption_exactly(tmp_path: Path, policy: cu.PrecisionPolicy,
+def test_fit_resumes_after_an_interruption_exactly(tmp_path: Path, policy: cu.runtime.PrecisionPolicy,
                                                    capsys: pytest.CaptureFixture[str]) -> None:
     x, y = _blobs()
     val = cu.TensorLoader(*_blobs(60, seed=2), 60)
@@ -383,7 +383,7 @@ def test_bf16_channels_last_policy_on_a_conv_net() -> None:
     images = torch.randint(0, 256, (64, 1, 8, 8), dtype=torch.uint8)
     labels = torch.arange(64) % 2
     model = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(256, 2))
-    policy = cu.PrecisionPolicy(torch.device("cpu"), torch.bfloat16, False, True)
+    policy = cu.runtime.PrecisionPolicy(torch.device("cpu"), torch.bfloat16, False, True)
     history = cu.fit(model, cu.TensorLoader(images, labels, 16), epochs=1, precision=policy, device="cpu",
                      progress=True, verbose=False)
     assert model[0].weight.is_contiguous(memory_format=torch.channels_last)
@@ -394,7 +394,7 @@ def test_fp16_with_grad_scaler_path_and_soft_targets() -> None:
     x, y = _blobs(60)
     soft = nn.functional.one_hot(y, 3).float() * 0.9 + 0.1 / 3
     model = _linear()
-    policy = cu.PrecisionPolicy(torch.device("cpu"), torch.float16, True, False)
+    policy = cu.runtime.PrecisionPolicy(torch.device("cpu"), torch.float16, True, False)
     result = cu.train_step(model, [(x, soft)], nn.CrossEntropyLoss(), torch.optim.SGD(model.parameters(), lr=0.1),
                            "cpu", precision=policy, grad_clip=1.0)
     assert math.isfinite(result["loss"]) and 0.0 <= result["acc"] <= 1.0

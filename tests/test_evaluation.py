@@ -320,7 +320,7 @@ def test_one_macro_f1_definition_when_a_class_is_absent():
     preds = torch.tensor([0, 1, 1, 1, 2, 0])
     probs = torch.nn.functional.one_hot(preds, 4).float()  # class 3: never a target, never predicted
     report = cu.classification_report(probs, targets)
-    assert report.f1 == pytest.approx(cu.macro_scores_from_confusion(report.confusion).f1, abs=1e-12)
+    assert report.f1 == pytest.approx(cu.evaluation.macro_scores_from_confusion(report.confusion).f1, abs=1e-12)
     assert report.f1 == pytest.approx((0.5 + 0.8 + 2 / 3) / 3, abs=1e-6)
     assert report.precision == pytest.approx((0.5 + 2 / 3 + 1) / 3, abs=1e-6)
     assert report.recall == pytest.approx((0.5 + 1 + 0.5) / 3, abs=1e-6)

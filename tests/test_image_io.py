@@ -15,7 +15,7 @@ import course_utils as cu
 from course_utils import image_io
 
 #: The backends that work in this environment (TorchCodec only where it is installed and loads).
-WORKING = [name for name in cu.IMAGE_BACKENDS if not isinstance(image_io._works(name, image_io._FACTORIES[name]), str)]
+WORKING = [name for name in cu.image_io.IMAGE_BACKENDS if not isinstance(image_io._works(name, image_io._FACTORIES[name]), str)]
 
 
 @pytest.fixture(autouse=True)
@@ -114,11 +114,11 @@ def test_encode_png_takes_non_contiguous_and_gradient_free_copies(tmp_path: Path
 def test_installed_torchcodec_must_work() -> None:
     """Where TorchCodec is installed (the maintainers' lock pins it with a matching torch) it is the backend."""
     if importlib.util.find_spec("torchcodec") is not None:
-        assert cu.image_backend().startswith("torchcodec "), cu.image_backend()
+        assert cu.image_io.image_backend().startswith("torchcodec "), cu.image_io.image_backend()
         assert WORKING == ["torchcodec", "torchvision", "pil"]
     else:  # the oldest supported stack: no TorchCodec, torchvision reads the files
-        assert cu.image_backend().startswith("torchvision "), cu.image_backend()
-        assert "torchcodec" not in WORKING and "not usable" not in cu.image_backend()  # not installed: no alarm
+        assert cu.image_io.image_backend().startswith("torchvision "), cu.image_io.image_backend()
+        assert "torchcodec" not in WORKING and "not usable" not in cu.image_io.image_backend()  # not installed: no alarm
 
 
 def test_a_torchcodec_that_cannot_load_falls_back_to_torchvision(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -126,7 +126,7 @@ def test_a_torchcodec_that_cannot_load_falls_back_to_torchvision(monkeypatch: py
     def broken():
         raise OSError("Could not load this library: libtorchcodec_image.so (libnvrtc.so.13: cannot open shared object file)")
     monkeypatch.setitem(image_io._FACTORIES, "torchcodec", broken)
-    backend = cu.image_backend()
+    backend = cu.image_io.image_backend()
     assert backend.startswith("torchvision "), backend
     assert "(installed but not usable here: torchcodec (OSError: Could not load this library: libtorchcodec_image.so" in backend
     with warnings.catch_warnings():
@@ -134,7 +134,7 @@ def test_a_torchcodec_that_cannot_load_falls_back_to_torchvision(monkeypatch: py
         Image.fromarray(np.zeros((2, 2), dtype=np.uint8)).save(tmp_path / "grey.png")
         assert cu.decode_image(tmp_path / "grey.png").shape == (3, 2, 2)
         cu.encode_png(torch.zeros(1, 2, 2, dtype=torch.uint8), tmp_path / "written.png")
-    assert "image files: torchvision" in cu.setup_text("cpu")
+    assert "image files: torchvision" in cu.runtime.setup_text("cpu")
 
 
 def test_a_backend_that_decodes_wrongly_is_skipped_and_pil_is_the_last_resort(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -144,21 +144,21 @@ def test_a_backend_that_decodes_wrongly_is_skipped_and_pil_is_the_last_resort(mo
         raise ImportError("No module named 'torchcodec'")
     monkeypatch.setitem(image_io._FACTORIES, "torchcodec", missing)
     monkeypatch.setitem(image_io._FACTORIES, "torchvision", wrong)
-    backend = cu.image_backend()
+    backend = cu.image_io.image_backend()
     assert backend.startswith("pil "), backend
     assert "torchvision (decoded a test image wrongly" in backend and "torchcodec (ImportError" in backend
 
 
 def test_choosing_a_backend_by_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     use(monkeypatch, "PIL")
-    assert cu.image_backend().startswith("pil ")
+    assert cu.image_io.image_backend().startswith("pil ")
     use(monkeypatch, "jpeg-turbo")
     with pytest.raises(ValueError, match="COURSE_IMAGE_BACKEND"):
-        cu.image_backend()
+        cu.image_io.image_backend()
     monkeypatch.setitem(image_io._FACTORIES, "torchvision", lambda: (_ for _ in ()).throw(RuntimeError("no ops")))
     use(monkeypatch, "torchvision")
     with pytest.raises(RuntimeError, match=r"COURSE_IMAGE_BACKEND='torchvision'.*RuntimeError: no ops"):
-        cu.image_backend()
+        cu.image_io.image_backend()
 
 
 def test_bad_arguments_get_clear_errors(tmp_path: Path, files) -> None:
@@ -183,8 +183,8 @@ def test_bad_arguments_get_clear_errors(tmp_path: Path, files) -> None:
 
 
 def test_show_setup_prints_every_time(capsys: pytest.CaptureFixture[str]) -> None:
-    text = cu.setup_text("cpu")
-    assert "image files: " + cu.image_backend() in text
+    text = cu.runtime.setup_text("cpu")
+    assert "image files: " + cu.image_io.image_backend() in text
     assert cu.show_setup("cpu") is None
     cu.show_setup("cpu")
     assert capsys.readouterr().out == (text + "\n") * 2

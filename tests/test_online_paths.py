@@ -38,8 +38,8 @@ from torchvision import datasets as tv_datasets
 from torchvision.datasets import ImageFolder
 
 import course_utils as cu
-from course_utils import clip as cc
-from course_utils import transfer_data
+from course_utils import pretrained_clip as cc
+from course_utils import image_folders
 
 STANDINS_ENV = "COURSE_ALLOW_STANDINS"
 
@@ -84,7 +84,7 @@ def _pet_file_stem(breed: str, number: int) -> str:
     return f"{stem if breed in PET_CATS else stem.lower()}_{number}"
 
 
-def write_pet_download(download_root: Path, rich_breeds: tuple[str, ...] = cu.PET_CLASSES) -> dict[str, list[str]]:
+def write_pet_download(download_root: Path, rich_breeds: tuple[str, ...] = cu.image_folders.PET_CLASSES) -> dict[str, list[str]]:
     """The folder ``OxfordIIITPet(download_root, download=True)`` leaves: ``oxford-iiit-pet/{images,annotations}``.
 
     ``images/<name>.jpg`` are real (small) JPEGs; ``annotations/trainval.txt`` and ``annotations/test.txt``
@@ -100,7 +100,7 @@ def write_pet_download(download_root: Path, rich_breeds: tuple[str, ...] = cu.PE
     species_count = {1: 0, 2: 0}
     lines: dict[str, list[str]] = {"trainval": [], "test": []}
     names: dict[str, list[str]] = {"trainval": [], "test": []}
-    for class_id, breed in enumerate(cu.PET_BREEDS, start=1):
+    for class_id, breed in enumerate(cu.image_folders.PET_BREEDS, start=1):
         species = 1 if breed in PET_CATS else 2
         species_count[species] += 1
         rich = breed in rich_breeds
@@ -140,14 +140,14 @@ def test_pet_fixture_is_read_by_torchvisions_own_class(pet_download, pet_never_d
     download_root, names = pet_download
     trainval = tv_datasets.OxfordIIITPet(download_root, split="trainval", download=True)
     test = tv_datasets.OxfordIIITPet(download_root, split="test", download=True)
-    assert trainval.classes == list(cu.PET_BREEDS) == test.classes  # the fixture's names give the real classes
+    assert trainval.classes == list(cu.image_folders.PET_BREEDS) == test.classes  # the fixture's names give the real classes
     assert len(trainval) == len(names["trainval"]) == 31 + 6 * PET_TRAINVAL_PER_BREED
     assert len(test) == len(names["test"]) == 31 + 6 * PET_TEST_PER_BREED
     image, label = test[0]
     assert image.size == PET_TEST_SIZE and trainval.classes[label] == "Abyssinian"
 
 
-PET_KWARGS: dict[str, Any] = {"classes": cu.PET_CLASSES, "per_class": (5, 2, 3), "image_size": 30,
+PET_KWARGS: dict[str, Any] = {"classes": cu.image_folders.PET_CLASSES, "per_class": (5, 2, 3), "image_size": 30,
                               "val_fraction": 0.25}
 
 
@@ -180,14 +180,14 @@ def test_pet_image_folder_online_path_exports_the_official_splits_and_reuses_the
     assert not stems["train"] & stems["val"]  # train/val disjoint
     saved = json.loads((root / "split.json").read_text(encoding="utf-8"))
     assert saved == {
-        "settings": {"classes": list(cu.PET_CLASSES), "per_class": [5, 2, 3], "image_size": 30,
+        "settings": {"classes": list(cu.image_folders.PET_CLASSES), "per_class": [5, 2, 3], "image_size": 30,
                      "val_fraction": 0.25, "seed": 0},
         "counts": splits.counts,
         "source": "Oxford-IIIT Pet, 6 breeds (official test split; trainval split into train/val, seed 0)",
     }
     # The same call again (per_class still a tuple) reuses the tree: no image is written or touched.
     before = _file_states(root)
-    monkeypatch.setattr(transfer_data, "_write_jpeg", lambda *args, **kwargs: pytest.fail("must reuse the cache"))
+    monkeypatch.setattr(image_folders, "_write_jpeg", lambda *args, **kwargs: pytest.fail("must reuse the cache"))
     again = cu.pet_image_folder(root=root, download_root=download_root, **PET_KWARGS)
     assert again == splits and again.counts == splits.counts
     assert _file_states(root) == before
@@ -208,7 +208,7 @@ def test_pet_image_folder_default_root_is_keyed_by_the_settings_and_reused(
     splits = cu.pet_image_folder(download_root=download_root, **PET_KWARGS)
     assert splits.root.parent == data and splits.root.name.startswith("pets-subset-")
     before = _file_states(splits.root)
-    monkeypatch.setattr(transfer_data, "_write_jpeg", lambda *args, **kwargs: pytest.fail("must reuse the cache"))
+    monkeypatch.setattr(image_folders, "_write_jpeg", lambda *args, **kwargs: pytest.fail("must reuse the cache"))
     for per_class in ((5, 2, 3), [5, 2, 3]):  # a tuple (what a learner types) or a list: the same settings
         again = cu.pet_image_folder(download_root=download_root, **{**PET_KWARGS, "per_class": per_class})
         assert again == splits
@@ -220,7 +220,7 @@ def test_pet_image_folder_interrupted_export_leaves_no_half_written_folder(
     pet_download, pet_never_downloads, monkeypatch, tmp_path
 ):
     download_root, _ = pet_download
-    write_jpeg = transfer_data._write_jpeg
+    write_jpeg = image_folders._write_jpeg
     written = []
 
     def write_then_stop(image, path, image_size):
@@ -229,7 +229,7 @@ def test_pet_image_folder_interrupted_export_leaves_no_half_written_folder(
         written.append(path)
         write_jpeg(image, path, image_size)
 
-    monkeypatch.setattr(transfer_data, "_write_jpeg", write_then_stop)
+    monkeypatch.setattr(image_folders, "_write_jpeg", write_then_stop)
     with pytest.raises(KeyboardInterrupt):
         cu.pet_image_folder(root=tmp_path / "pets", download_root=download_root, **PET_KWARGS)
     assert len(written) == 1 and list(tmp_path.iterdir()) == []  # neither the tree nor its hidden work folder
@@ -407,7 +407,7 @@ def test_load_clip_online_path_loads_vit_b_32_from_the_hugging_face_cache(hub_ca
     text_embeddings = cc.encode_texts(clip, ["a photo of a cat", "a photo of a rocket"])
     assert image_embeddings.shape == text_embeddings.shape == (2, 512)
     torch.testing.assert_close(image_embeddings.norm(dim=1), torch.ones(2))
-    probs, preds = cc.zero_shot_classify(image_embeddings, text_embeddings, clip.logit_scale)
+    probs, preds = cu.zero_shot_classify(image_embeddings, text_embeddings, clip.logit_scale)
     assert probs.shape == (2, 2) and preds.shape == (2,) and preds.dtype == torch.int64
     torch.testing.assert_close(probs.sum(dim=1), torch.ones(2))
 
@@ -416,7 +416,7 @@ def test_cached_clip_checkpoint_is_none_for_an_empty_hugging_face_cache(hub_cach
     other = tmp_path / "other-hub"
     other.mkdir()
     assert cc.cached_clip_checkpoint("ViT-B-32", "laion2b_s34b_b79k", cache_dir=other) is None
-    assert cu.cached_clip_checkpoint("ViT-B-32", "laion2b_s34b_b79k") is None  # the default cache, empty
+    assert cu.pretrained_clip.cached_clip_checkpoint("ViT-B-32", "laion2b_s34b_b79k") is None  # the default cache, empty
     assert list(other.iterdir()) == [] and list(hub_cache.iterdir()) == []  # looking writes nothing
 
 

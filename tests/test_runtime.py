@@ -129,25 +129,9 @@ def test_run_mode_reads_environment(
 
 def test_show_setup_prints_every_call(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("COURSE_QUICK", "1")
-    text = cu.setup_text("cpu")
+    text = cu.runtime.setup_text("cpu")
     assert "device: cpu" in text and "QUICK mode" in text and "\nimage files: " in text
     assert cu.show_setup("cpu") is None  # nothing for Jupyter to display a second time
     assert capsys.readouterr().out == text + "\n"
     cu.show_setup("cpu")
     assert capsys.readouterr().out == text + "\n"
-
-
-def test_random_weights_banner_says_what_why_and_what_it_means():
-    banner = runtime.random_weights_banner("'resnet18'", "ResNet18_Weights.IMAGENET1K_V1",
-                                           "the download failed (URLError)",
-                                           "accuracies are NOT those of transfer learning")
-    rule = "=" * 78
-    assert banner.splitlines() == [
-        rule,
-        "STAND-IN: random weights, not pretrained. The ResNet18_Weights.IMAGENET1K_V1 weights for 'resnet18' could "
-        "not be had:",
-        "the download failed (URLError).",
-        "Because COURSE_ALLOW_STANDINS is set, this run continues with a RANDOMLY INITIALISED 'resnet18'.",
-        "Everything executes, but accuracies are NOT those of transfer learning.",
-        rule,
-    ]

@@ -1,4 +1,4 @@
-"""Tests of course_utils.transfer_data (no download ever happens: torchvision's Pet data set is faked)
+"""Tests of datasets (digits, faces), splits, image_folders and hygiene (no download: torchvision's Pet data set is faked)
 and of course_utils.evaluation.macro_scores_from_confusion."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from torchvision import datasets as tv_datasets
 from torchvision.datasets import ImageFolder
 
 import course_utils as cu
-from course_utils import transfer_data
+from course_utils import image_folders
 
 STANDINS_ENV = "COURSE_ALLOW_STANDINS"
 
@@ -134,7 +134,7 @@ def test_per_class_subset_errors():
 
 
 def test_photo_standin_folder_is_an_image_folder_with_three_disjoint_splits(tmp_path):
-    splits = cu.photo_standin_folder(tmp_path / "tree", per_class=(3, 1, 2), image_size=32, seed=5)
+    splits = cu.image_folders.photo_standin_folder(tmp_path / "tree", per_class=(3, 1, 2), image_size=32, seed=5)
     assert splits.is_standin and "NOT Oxford-IIIT Pet" in splits.source
     assert splits.class_names == ("astronaut", "chelsea", "china", "coffee", "flower", "rocket")
     assert splits.counts == {"train": [3] * 6, "val": [1] * 6, "test": [2] * 6}
@@ -149,24 +149,24 @@ def test_photo_standin_folder_is_an_image_folder_with_three_disjoint_splits(tmp_
     assert "train:   18 images (astronaut 3," in text
     assert cu.find_duplicate_files(cu.image_files(splits.test), cu.image_files(splits.train)) == []
     # seeded: the same seed gives the same bytes
-    again = cu.photo_standin_folder(tmp_path / "again", per_class=(3, 1, 2), image_size=32, seed=5)
-    first = [cu.file_digest(p) for p in cu.image_files(splits.root)]
-    assert first == [cu.file_digest(p) for p in cu.image_files(again.root)]
+    again = cu.image_folders.photo_standin_folder(tmp_path / "again", per_class=(3, 1, 2), image_size=32, seed=5)
+    first = [cu.hygiene.file_digest(p) for p in cu.image_files(splits.root)]
+    assert first == [cu.hygiene.file_digest(p) for p in cu.image_files(again.root)]
 
 
 def test_photo_standin_folder_defaults_to_a_temporary_folder():
-    splits = cu.photo_standin_folder(per_class=(1, 1, 1), image_size=16)
+    splits = cu.image_folders.photo_standin_folder(per_class=(1, 1, 1), image_size=16)
     assert splits.root.is_dir() and "standin-folder-" in splits.root.name
     assert len(cu.image_files(splits.root)) == 18
 
 
 def test_photo_standin_folder_rejects_bad_arguments(tmp_path):
     with pytest.raises(ValueError, match=r"per_class: expected None or \(train, val, test\) counts"):
-        cu.photo_standin_folder(tmp_path, per_class=(3, 1))
+        cu.image_folders.photo_standin_folder(tmp_path, per_class=(3, 1))
     with pytest.raises(ValueError, match="per_class: expected an integer >= 1"):
-        cu.photo_standin_folder(tmp_path, per_class=(3, 0, 1))
+        cu.image_folders.photo_standin_folder(tmp_path, per_class=(3, 0, 1))
     with pytest.raises(ValueError, match="image_size: expected at least 16 pixels, got 8"):
-        cu.photo_standin_folder(tmp_path, image_size=8)
+        cu.image_folders.photo_standin_folder(tmp_path, image_size=8)
 
 
 # ---------------------------------------------------------------- pet_image_folder: offline
@@ -188,7 +188,8 @@ def test_pet_image_folder_offline_with_permission_builds_the_labelled_standin(mo
     monkeypatch.setattr(tv_datasets, "OxfordIIITPet", _no_network)
     splits = cu.pet_image_folder(tmp_path / "tree", per_class=(2, 1, 1), image_size=24, download_root=tmp_path / "dl")
     out = capsys.readouterr().out
-    assert "STAND-IN DATA: the Oxford-IIIT Pet images could not be downloaded (URLError" in out
+    assert ("STAND-IN DATA: crops of six photographs shipped with scikit-image and scikit-learn (one class per photo), "
+            "NOT Oxford-IIIT Pet images.\nWhy: the download failed (URLError") in out
     assert splits.is_standin and splits.counts["train"] == [2] * 6
     assert len(ImageFolder(splits.train)) == 12
 
@@ -221,9 +222,9 @@ class FakePets:
 
     def __init__(self, root, split="trainval", download=False, **kwargs):
         FakePets.calls.append((split, download))
-        self.classes = list(cu.PET_BREEDS)
+        self.classes = list(cu.image_folders.PET_BREEDS)
         per_class = 10 if split == "trainval" else 4
-        wanted = [cu.PET_BREEDS.index(name) for name in ("Beagle", "Pug", "Siamese", "Abyssinian")]
+        wanted = [cu.image_folders.PET_BREEDS.index(name) for name in ("Beagle", "Pug", "Siamese", "Abyssinian")]
         self._labels = [label for label in wanted for _ in range(per_class)]
         self._images = [Path(root) / f"{self.classes[label].replace(' ', '_')}_{split}_{i}.jpg"
                         for i, label in enumerate(self._labels)]
@@ -259,7 +260,7 @@ def test_pet_image_folder_exports_the_splits_and_caches_them(monkeypatch, tmp_pa
     assert not train_names & val_names  # the split is disjoint
     # the second call reuses the cached tree
     FakePets.calls = []
-    monkeypatch.setattr(transfer_data, "_write_jpeg", lambda *a, **k: pytest.fail("must reuse the cache"))
+    monkeypatch.setattr(image_folders, "_write_jpeg", lambda *a, **k: pytest.fail("must reuse the cache"))
     again = cu.pet_image_folder(classes=("Pug", "Beagle", "Siamese"), image_size=64, val_fraction=0.2, seed=1)
     assert again == splits
     assert "Oxford-IIIT Pet, 3 breeds" in again.describe()
@@ -284,14 +285,14 @@ def test_finish_keeps_a_tree_finished_by_another_process(tmp_path):
     tmp = tmp_path / ".tree-mine"
     tmp.mkdir()
     (tmp / "split.json").write_text("{}")
-    transfer_data._finish(tmp, done)
+    image_folders._finish(tmp, done)
     assert not tmp.exists() and (done / "other").read_text() == "theirs"
     broken = tmp_path / "broken"
     broken.mkdir()
     (broken / "junk").write_text("x")
     tmp.mkdir()
     with pytest.raises(OSError):
-        transfer_data._finish(tmp, broken)
+        image_folders._finish(tmp, broken)
 
 
 # ---------------------------------------------------------------- duplicates
@@ -310,8 +311,8 @@ def test_find_duplicate_files_compares_contents_not_names(tmp_path):
     pairs = cu.find_duplicate_files(test, train)
     assert pairs == [(test[1], train[1]), (test[2], train[0])]
     assert cu.find_duplicate_files([str(p) for p in test], []) == []
-    assert cu.file_digest(train[0]) == cu.file_digest(test[2]) != cu.file_digest(test[0])
-    assert len(cu.file_digest(train[0])) == 64
+    assert cu.hygiene.file_digest(train[0]) == cu.hygiene.file_digest(test[2]) != cu.hygiene.file_digest(test[0])
+    assert len(cu.hygiene.file_digest(train[0])) == 64
 
 
 def test_image_files_lists_images_recursively_and_sorted(tmp_path):
@@ -350,8 +351,8 @@ def _expected(confusion: torch.Tensor) -> tuple[float, float, float]:
 )
 def test_macro_scores_from_confusion_match_scikit_learn(confusion):
     matrix = torch.tensor(confusion)
-    scores = cu.macro_scores_from_confusion(matrix)
-    assert isinstance(scores, cu.MacroScores) and all(isinstance(v, float) for v in scores)
+    scores = cu.evaluation.macro_scores_from_confusion(matrix)
+    assert isinstance(scores, cu.evaluation.MacroScores) and all(isinstance(v, float) for v in scores)
     assert scores == pytest.approx(_expected(matrix), abs=1e-12)
     assert scores.f1 == pytest.approx(_expected(matrix)[2])
 
@@ -361,16 +362,16 @@ def test_macro_scores_from_confusion_agree_with_the_classification_report():
     probs = torch.softmax(torch.randn(300, 5, generator=generator), dim=1)
     targets = torch.randint(0, 5, (300,), generator=generator)
     report = cu.classification_report(probs, targets)
-    scores = cu.macro_scores_from_confusion(report.confusion)
+    scores = cu.evaluation.macro_scores_from_confusion(report.confusion)
     assert scores == pytest.approx((report.precision, report.recall, report.f1), abs=1e-6)
 
 
 def test_macro_scores_from_confusion_reject_bad_matrices():
     with pytest.raises(ValueError, match="confusion: expected a square C×C matrix"):
-        cu.macro_scores_from_confusion(torch.ones(2, 3))
+        cu.evaluation.macro_scores_from_confusion(torch.ones(2, 3))
     with pytest.raises(ValueError, match="confusion: expected counts >= 0, got a smallest value of -1"):
-        cu.macro_scores_from_confusion(torch.tensor([[1, -1], [0, 2]]))
+        cu.evaluation.macro_scores_from_confusion(torch.tensor([[1, -1], [0, 2]]))
     with pytest.raises(ValueError, match="confusion: expected at least one count"):
-        cu.macro_scores_from_confusion(torch.zeros(3, 3))
+        cu.evaluation.macro_scores_from_confusion(torch.zeros(3, 3))
     with pytest.raises(TypeError, match="confusion: expected a torch.Tensor"):
-        cu.macro_scores_from_confusion([[1, 0], [0, 1]])  # type: ignore[arg-type]
+        cu.evaluation.macro_scores_from_confusion([[1, 0], [0, 1]])  # type: ignore[arg-type]

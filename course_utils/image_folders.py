@@ -1,19 +1,11 @@
-"""Small labelled data sets for transfer learning, splits made first, and duplicate checks.
+"""ImageFolder trees on disk: exporting tensors to one, and a real train/val/test tree of Oxford-IIIT Pet.
 
-* ``digits_tensors`` and ``faces_tensors`` turn two real data sets that ship inside
-  scikit-learn (1,797 handwritten digits) and scikit-image (100 faces and 100
-  non-faces from Labeled Faces in the Wild) into uint8 batches N×1×28×28, the
-  format of FashionMNIST, so a network pretrained on FashionMNIST can be
-  transferred to them without any download.
-* ``stratified_split`` and ``per_class_subset`` make seeded, disjoint splits and
-  "k labels per class" training sets: the split comes first, everything else after.
-* ``pet_image_folder`` builds an ImageFolder tree ``root/{train,val,test}/<class>/``
-  from a class subset of the Oxford-IIIT Pet data set (downloaded by torchvision).
-  Where the download is impossible and ``COURSE_ALLOW_STANDINS`` is set, the same
-  tree is built from crops of the photographs shipped with scikit-image and
-  scikit-learn instead, and it says "STAND-IN" wherever it is described.
-* ``find_duplicate_files`` compares files by content (SHA-256), the check that finds
-  training images copied into a test set under another name.
+* ``export_image_folder`` writes uint8 images into ``root/<class>/<index>.png`` (lesson 01 uses it to
+  practise loading files).
+* ``pet_image_folder`` builds ``root/{train,val,test}/<class>/`` from a class subset of Oxford-IIIT
+  Pet (downloaded by torchvision), split before anything looks at the images. Where the download
+  is impossible and ``COURSE_ALLOW_STANDINS`` is set, ``photo_standin_folder`` builds the same tree
+  from crops of the photographs shipped with scikit-image and scikit-learn, announced as a STAND-IN.
 """
 
 from __future__ import annotations
@@ -23,41 +15,30 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
-import torch.nn.functional as F
 from PIL import Image
 from torchvision import datasets as tv_datasets
 from torchvision.transforms import v2
 
-from ._validate import describe, require_labels, require_positive_int
+from ._validate import describe, require_choice, require_images, require_labels, require_positive_int
 from .datasets import data_dir, sample_photos
-from .runtime import STANDINS_ENV, require_standins_allowed, standin_banner
+from .splits import stratified_split
+from .standins import announce_standin, download_failure, require_standins_allowed
 
 __all__ = [
-    "DIGIT_CLASSES",
-    "FACE_CLASSES",
     "PET_BREEDS",
     "PET_CLASSES",
     "ImageFolderSplits",
-    "digits_tensors",
-    "faces_tensors",
-    "file_digest",
-    "find_duplicate_files",
-    "image_files",
-    "per_class_subset",
+    "export_image_folder",
     "pet_image_folder",
     "photo_standin_folder",
-    "stratified_split",
 ]
 
-DIGIT_CLASSES: tuple[str, ...] = tuple(str(digit) for digit in range(10))
-FACE_CLASSES: tuple[str, ...] = ("face", "not a face")
 #: The 37 breeds of Oxford-IIIT Pet, spelled as torchvision's ``OxfordIIITPet.classes``.
 PET_BREEDS: tuple[str, ...] = (
     "Abyssinian", "American Bulldog", "American Pit Bull Terrier", "Basset Hound", "Beagle", "Bengal",
@@ -71,136 +52,44 @@ PET_BREEDS: tuple[str, ...] = (
 PET_CLASSES: tuple[str, ...] = ("British Shorthair", "Russian Blue", "Siamese", "Beagle", "Pug", "Samoyed")
 _DEFAULT_STANDIN_PER_CLASS = (24, 8, 16)
 _SPLITS = ("train", "val", "test")
-_IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 
 
-# ---------------------------------------------------------------- small real data sets as 28×28 tensors
-
-
-def _to_uint8_batch(images: torch.Tensor, size: int) -> torch.Tensor:
-    """Float images N×1×h×w in [0, 1] -> uint8 N×1×size×size (bilinear up- or downscaling)."""
-    resized = F.interpolate(images, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
-    return (resized.clamp(0, 1) * 255).round().to(torch.uint8)
-
-
-def digits_tensors(size: int = 28) -> tuple[torch.Tensor, torch.Tensor]:
-    """scikit-learn's 1,797 handwritten digits as uint8 images N×1×size×size and int64 labels 0–9.
-
-    The originals are 8×8 pixels with values 0–16 (white ink on black, like
-    FashionMNIST's garments); they are scaled to 0–255 and resized bilinearly.
-
-    Taught in lesson 04.
-    """
-    require_positive_int("size", size)
-    from sklearn.datasets import load_digits
-
-    digits = load_digits()
-    images = torch.from_numpy(digits.images).float().unsqueeze(1) / 16.0
-    return _to_uint8_batch(images, size), torch.from_numpy(digits.target).to(torch.int64)
-
-
-def faces_tensors(size: int = 28) -> tuple[torch.Tensor, torch.Tensor]:
-    """scikit-image's ``lfw_subset`` as uint8 images N×1×size×size and int64 labels (0 = face, 1 = not a face).
-
-    200 grayscale 25×25 crops from Labeled Faces in the Wild: 100 faces and 100
-    patches of background from the same photographs (``FACE_CLASSES``).
-
-    Taught in lesson 04.
-    """
-    require_positive_int("size", size)
-    from skimage import data as skimage_data
-
-    raw = np.asarray(skimage_data.lfw_subset())
-    pixels = raw.astype(np.float32) / (255.0 if raw.dtype == np.uint8 else 1.0)
-    images = torch.from_numpy(pixels).unsqueeze(1)
-    labels = torch.cat([torch.zeros(100, dtype=torch.int64), torch.ones(len(raw) - 100, dtype=torch.int64)])
-    return _to_uint8_batch(images, size), labels
-
-
-# ---------------------------------------------------------------- splits
-
-
-def _check_int_labels(labels: Any) -> torch.Tensor:
-    labels = require_labels("labels", labels)
-    if int(labels.min()) < 0:
-        raise ValueError(f"labels: expected class indices >= 0, got a smallest value of {int(labels.min())}")
-    return labels.to(torch.int64).cpu()
-
-
-def stratified_split(labels: torch.Tensor, fractions: Sequence[float], *, seed: int = 0) -> tuple[torch.Tensor, ...]:
-    """Split the indices of ``labels`` into disjoint parts with the given fractions of *every* class.
-
-    ``fractions`` such as ``(0.6, 0.2, 0.2)`` must be positive and sum to at most 1;
-    when they sum to 1 every index lands in exactly one part (the last part takes
-    what rounding leaves). Each class is shuffled with its own seeded generator, so
-    the split never depends on anything else the program does. Returns one sorted
-    int64 index tensor per fraction.
-
-    Taught in lesson 04.
-    """
-    labels = _check_int_labels(labels)
-    if isinstance(fractions, (str, bytes)) or not isinstance(fractions, Sequence) or not fractions:
-        raise TypeError(f"fractions: expected a sequence of fractions such as (0.8, 0.2), got {describe(fractions)}")
-    values = []
-    for fraction in fractions:
-        if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0 < fraction <= 1:
-            raise ValueError(f"fractions: expected numbers in (0, 1], got {describe(fractions)}")
-        values.append(float(fraction))
-    total = sum(values)
-    if total > 1 + 1e-9:
-        raise ValueError(f"fractions: expected a sum of at most 1, got {total:.6g}")
-    require_positive_int("seed", seed, allow_zero=True)
-    covers_all = abs(total - 1) <= 1e-9
-    parts: list[list[torch.Tensor]] = [[] for _ in values]
-    for label in torch.unique(labels).tolist():
-        members = torch.nonzero(labels == label).flatten()
-        generator = torch.Generator().manual_seed(seed * 1_000_003 + label)
-        members = members[torch.randperm(len(members), generator=generator)]
-        start = 0
-        for part, fraction in enumerate(values):
-            last = part == len(values) - 1
-            stop = len(members) if (last and covers_all) else min(len(members), start + round(fraction * len(members)))
-            parts[part].append(members[start:stop])
-            start = stop
-    return tuple(torch.cat(chunks).sort().values for chunks in parts)
-
-
-def per_class_subset(
+def export_image_folder(
+    images: torch.Tensor,
     labels: torch.Tensor,
-    k: int,
+    class_names: list[str] | tuple[str, ...],
+    root: str | Path,
     *,
-    seed: int = 0,
-    pool: torch.Tensor | None = None,
-) -> torch.Tensor:
-    """Indices of ``k`` randomly chosen examples of every class, drawn from ``pool`` (default: all).
+    per_class: int | None = None,
+    fmt: str = "png",
+) -> Path:
+    """Write uint8 N×C×H×W images into ``root/<class name>/<index>.<fmt>`` (ImageFolder layout).
 
-    The training sets of a "labels per class" experiment: with ``k=1`` and ten
-    classes, ten labelled images. The choice is seeded; a class with fewer than
-    ``k`` examples in the pool raises a ``ValueError``. The result lists class 0's
-    indices first, then class 1's, and so on.
+    ``per_class`` keeps only the first that many images of each class. Slashes in
+    class names (FashionMNIST's "T-shirt/top") become underscores in folder names.
 
-    Taught in lesson 04.
+    Taught in lesson 01.
     """
-    labels = _check_int_labels(labels)
-    require_positive_int("k", k)
-    require_positive_int("seed", seed, allow_zero=True)
-    if pool is None:
-        pool = torch.arange(len(labels))
-    else:
-        pool = require_labels("pool", pool).to(torch.int64).cpu()
-        if int(pool.min()) < 0 or int(pool.max()) >= len(labels):
-            raise ValueError(f"pool: expected indices into labels (0 to {len(labels) - 1}), got {describe(pool)}")
-    generator = torch.Generator().manual_seed(seed)
-    chosen = []
-    for label in range(int(labels.max()) + 1):
-        members = pool[labels[pool] == label]
-        if len(members) < k:
-            raise ValueError(f"k: expected at most {len(members)} (the examples of class {label} in the pool), got {k}")
-        chosen.append(members[torch.randperm(len(members), generator=generator)[:k]])
-    return torch.cat(chosen)
-
-
-# ---------------------------------------------------------------- ImageFolder trees with train/val/test
+    images = require_images("images", images, channels=(1, 3))
+    if images.dtype != torch.uint8:
+        raise TypeError(f"images: expected uint8 pixels (0–255), got {describe(images)}")
+    labels = require_labels("labels", labels, n=images.shape[0], num_classes=len(class_names))
+    require_choice("fmt", fmt, ("png", "jpg"))
+    if per_class is not None:
+        require_positive_int("per_class", per_class)
+    root = Path(root)
+    pixels = images.permute(0, 2, 3, 1).numpy()  # PIL wants H×W×C
+    counts = [0] * len(class_names)
+    for index in range(images.shape[0]):
+        label = int(labels[index])
+        if per_class is not None and counts[label] >= per_class:
+            continue
+        folder = root / str(class_names[label]).replace("/", "_")
+        folder.mkdir(parents=True, exist_ok=True)
+        picture = pixels[index, :, :, 0] if pixels.shape[3] == 1 else pixels[index]
+        Image.fromarray(picture).save(folder / f"{index:05d}.{fmt}", quality=95)
+        counts[label] += 1
+    return root
 
 
 @dataclass(frozen=True)
@@ -273,16 +162,6 @@ def _check_per_class(per_class: Any) -> tuple[int, int, int] | None:
     for count in per_class:
         require_positive_int("per_class", count)
     return (int(per_class[0]), int(per_class[1]), int(per_class[2]))
-
-
-def _standin_banner(error: BaseException | None) -> str:
-    reason = f" ({type(error).__name__}: {error})" if error is not None else ""
-    return standin_banner(
-        f"STAND-IN DATA: the Oxford-IIIT Pet images could not be downloaded{reason}.\n"
-        f"Because {STANDINS_ENV} is set, the ImageFolder tree holds crops of six photographs shipped with\n"
-        "scikit-image and scikit-learn instead (one class per photograph). The code runs unchanged, but\n"
-        "no number measured on it says anything about pets or about transfer learning."
-    )
 
 
 def photo_standin_folder(
@@ -397,7 +276,11 @@ def pet_image_folder(
     except Exception as error:  # network errors come in many types
         require_standins_allowed(f"Oxford-IIIT Pet could not be downloaded into {download_dir}", error,
                                  "a clearly labelled stand-in made of photo crops")
-        print(_standin_banner(error))
+        announce_standin(
+            "data", used="crops of six photographs shipped with scikit-image and scikit-learn (one class per photo)",
+            instead_of="Oxford-IIIT Pet images", why=download_failure(error),
+            meaning="the code runs unchanged, but no number measured on it says anything about pets or about "
+                    "transfer learning")
         return photo_standin_folder(
             root, per_class=caps or _DEFAULT_STANDIN_PER_CLASS, image_size=image_size, seed=seed
         )
@@ -455,50 +338,3 @@ def pet_image_folder(
         raise
     _finish(tmp, root)
     return ImageFolderSplits(root, ordered, counts, False, source)
-
-
-# ---------------------------------------------------------------- duplicates
-
-
-def image_files(folder: str | Path) -> list[Path]:
-    """Every image file below ``folder`` (any depth), sorted, by suffix (.jpg, .png, ...). Taught in lesson 04."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise FileNotFoundError(f"folder: expected an existing directory, got {str(folder)!r} (not found)")
-    return sorted(path for path in folder.rglob("*") if path.is_file() and path.suffix.lower() in _IMAGE_SUFFIXES)
-
-
-def file_digest(path: str | Path) -> str:
-    """The SHA-256 of a file's bytes as hex: equal digests mean identical contents, whatever the names.
-
-    Taught in lesson 04.
-    """
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def find_duplicate_files(
-    files: Iterable[str | Path], reference_files: Iterable[str | Path]
-) -> list[tuple[Path, Path]]:
-    """Pairs ``(file, reference_file)`` whose contents are byte-for-byte identical.
-
-    Typical use: ``files`` = the test images, ``reference_files`` = the training
-    images; every pair is a test image the model may have memorised. Names do not
-    matter — two files called ``0001.jpg`` in different class folders are usually
-    different pictures, and a copy renamed ``0001 (1).jpg`` is still the same one.
-    Re-encoded or resized copies are *not* found (their bytes differ). Sorted by file.
-
-    Taught in lesson 04.
-    """
-    by_digest: dict[str, Path] = {}
-    for reference in reference_files:
-        by_digest.setdefault(file_digest(reference), Path(reference))
-    pairs = []
-    for file in files:
-        match = by_digest.get(file_digest(file))
-        if match is not None:
-            pairs.append((Path(file), match))
-    return sorted(pairs)
