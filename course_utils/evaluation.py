@@ -75,7 +75,7 @@ def _predict(
     if not all_logits:
         raise ValueError(f"loader: expected at least one batch, got an empty {type(loader).__name__}")
     probs = torch.softmax(torch.cat(all_logits), dim=1).cpu()
-    return probs.argmax(dim=1), probs, torch.cat(all_targets).cpu()
+    return probs, probs.argmax(dim=1), torch.cat(all_targets).cpu()
 
 
 def predict(
@@ -84,12 +84,12 @@ def predict(
     device: torch.device | str | None = None,
     precision: PrecisionPolicy | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Run ``model`` over every batch of ``loader``; return ``(preds, probs, targets)`` on the CPU.
+    """Run ``model`` over every batch of ``loader``; return ``(probs, preds, targets)`` on the CPU.
 
     ``loader`` is any iterable of ``(images, labels)`` batches (a ``DataLoader``,
-    a ``TensorLoader``, a list). ``preds`` (int64, N) is the most probable class,
-    ``probs`` (float32, N×C) the softmax probabilities, ``targets`` (int64, N)
-    the true labels. The model runs in ``eval()`` mode under
+    a ``TensorLoader``, a list). ``probs`` (float32, N×C) are the softmax probabilities,
+    ``preds`` (int64, N) the most probable class, ``targets`` (int64, N) the true labels:
+    probabilities before classes, as ``zero_shot_classify`` returns them. The model runs in ``eval()`` mode under
     ``torch.inference_mode()`` (its previous mode is restored afterwards).
 
     ``device``: where to run; the model is moved there (default: where the model
@@ -302,7 +302,7 @@ def evaluate(
     require_positive_int("num_classes", num_classes)
     _check_class_names(class_names, num_classes)
     _check_top_k(top_k, num_classes)
-    _, probs, targets = _predict(model, loader, device, precision, expected_classes=num_classes)
+    probs, _, targets = _predict(model, loader, device, precision, expected_classes=num_classes)
     return classification_report(probs, targets, class_names=class_names, top_k=top_k)
 
 

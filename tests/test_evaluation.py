@@ -71,7 +71,7 @@ def index_batches(batch_sizes=(4, 2), targets=TARGETS):
 
 def test_predict_returns_preds_probs_targets_with_the_right_types():
     model = FixedLogits().train()
-    preds, probs, targets = predict(model, index_batches())
+    probs, preds, targets = predict(model, index_batches())
     assert preds.dtype == torch.int64 and targets.dtype == torch.int64 and probs.dtype == torch.float32
     assert preds.tolist() == [0, 1, 1, 1, 2, 0]
     assert targets.tolist() == TARGETS.tolist()
@@ -85,7 +85,7 @@ def test_predict_leaves_eval_mode_and_works_with_a_dataloader():
     model = FixedLogits().eval()
     inputs = torch.cat([x for x, _ in index_batches()])
     loader = DataLoader(TensorDataset(inputs, TARGETS), batch_size=4)
-    preds, _, targets = predict(model, loader, device="cpu")
+    _, preds, targets = predict(model, loader, device="cpu")
     assert preds.tolist() == [0, 1, 1, 1, 2, 0]
     assert targets.tolist() == TARGETS.tolist()
     assert not model.training
@@ -100,7 +100,7 @@ def test_predict_with_the_course_tensor_loader():
             return super().forward(torch.round(x * 255))
 
     loader = loaders.TensorLoader(images, TARGETS, batch_size=4)
-    preds, _, targets = predict(ScaledIndex(), loader)
+    _, preds, targets = predict(ScaledIndex(), loader)
     assert preds.tolist() == [0, 1, 1, 1, 2, 0]
     assert targets.tolist() == TARGETS.tolist()
 
@@ -110,7 +110,7 @@ def test_predict_applies_a_precision_policy():
     policy = PrecisionPolicy(
         device=torch.device("cpu"), autocast_dtype=torch.bfloat16, use_grad_scaler=False, channels_last=True
     )
-    preds, probs, _ = predict(model, index_batches(), precision=policy)
+    probs, preds, _ = predict(model, index_batches(), precision=policy)
     assert all(model.seen_channels_last) and all(model.seen_autocast)
     assert probs.dtype == torch.float32
     assert preds.tolist() == [0, 1, 1, 1, 2, 0]
@@ -120,7 +120,7 @@ def test_predict_with_a_real_model_and_parameters():
     torch.manual_seed(0)
     model = nn.Sequential(nn.Flatten(), nn.Linear(4, 3))
     batches = [(torch.randn(5, 1, 2, 2), torch.randint(0, 3, (5,))) for _ in range(2)]
-    preds, probs, targets = predict(model, batches)
+    probs, preds, targets = predict(model, batches)
     with torch.no_grad():
         expected = torch.cat([model(x) for x, _ in batches]).argmax(1)
     assert torch.equal(preds, expected)
