@@ -25,7 +25,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ._validate import describe, require_batch
+from ._validate import describe, require_batch, require_device
 from .runtime import PrecisionPolicy, precision_policy
 
 __all__ = ["BatchGuard", "device_batches", "model_device", "model_mode", "place_model"]
@@ -68,7 +68,7 @@ def place_model(
             f"precision: expected a PrecisionPolicy (from precision_policy()) or None, got {describe(precision)}"
         )
     if device is not None:
-        device = torch.device(device)
+        device = require_device("device", device)
     else:
         device = precision.device if precision is not None else model_device(model)
     if precision is not None and precision.device.type != device.type:

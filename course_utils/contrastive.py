@@ -93,6 +93,11 @@ def zero_shot_classify(
 
     Taught in lesson 05.
     """
+    image_embeddings = _require_embeddings("image_embeddings", image_embeddings)
+    class_embeddings = _require_embeddings("class_embeddings", class_embeddings)
+    if class_embeddings.shape[1] != image_embeddings.shape[1]:
+        raise ValueError(f"class_embeddings: expected {image_embeddings.shape[1]} dimensions like image_embeddings, "
+                         f"got {describe(class_embeddings)}")
     logits = cosine_logits(image_embeddings, class_embeddings, logit_scale)
     probs = logits.float().softmax(dim=1)
     return probs, probs.argmax(dim=1)
@@ -232,6 +237,11 @@ def linear_probe(
 
     Taught in lesson 05.
     """
+    train_features = _require_embeddings("train_features", train_features)
+    test_features = _require_embeddings("test_features", test_features)
+    if test_features.shape[1] != train_features.shape[1]:
+        raise ValueError(f"test_features: expected {train_features.shape[1]} features per row like train_features, "
+                         f"got {describe(test_features)}")
     probe = fit_linear_probe(train_features, train_labels, num_classes, steps=steps, lr=lr)
     return probe.predict(test_features)
 

@@ -30,6 +30,7 @@ from PIL import Image
 from torchvision import datasets as tv_datasets
 
 from ._validate import (
+    require_finite,
     describe,
     require_choice,
     require_images,
@@ -82,6 +83,8 @@ def data_dir(root: str | Path | None = None) -> Path:
     if root is None:
         root = os.environ.get(DATA_DIR_ENV) or Path.home() / ".cache" / "image-course" / "data"
     path = Path(root).expanduser()
+    if path.exists() and not path.is_dir():
+        raise NotADirectoryError(f"root: expected a folder for the datasets, got {str(path)!r}, which is a file")
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -290,6 +293,7 @@ def channel_stats(images: torch.Tensor, batch_size: int = 4096) -> tuple[torch.T
     """
     images = require_images("images", images)
     require_positive_int("batch_size", batch_size)
+    require_finite("images", images)
     scale = 255.0 if images.dtype == torch.uint8 else 1.0
     if images.dtype not in (torch.uint8, torch.float16, torch.bfloat16, torch.float32, torch.float64):
         raise TypeError(f"images: expected uint8 or floating-point pixels, got {describe(images)}")

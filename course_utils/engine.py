@@ -28,6 +28,9 @@ from ._validate import (
     require_choice,
     require_non_negative_float,
     require_nonempty,
+    require_callable,
+    require_module,
+    require_optimizer,
     require_positive_float,
     require_positive_int,
 )
@@ -63,9 +66,16 @@ class _SampleAverages:
         return {"loss": self.loss_sum.item() / self.seen, "acc": self.correct.item() / self.seen}
 
 
-def _require_targets(index: int, targets: torch.Tensor | None) -> torch.Tensor:
+def _require_targets(index: int, images: torch.Tensor, targets: torch.Tensor | None) -> torch.Tensor:
+    """Labels of batch ``index``: one per image, class indices (integers) or soft labels (N×C floats)."""
     if targets is None:
         raise ValueError(f"loader: expected batches of (images, labels), got images alone as batch {index}")
+    if targets.ndim == 0 or targets.shape[0] != images.shape[0]:
+        raise ValueError(f"loader batch {index} labels: expected {images.shape[0]} labels (one per image), "
+                         f"got {describe(targets)}")
+    if targets.is_floating_point() != (targets.ndim == 2) or targets.ndim > 2:
+        raise TypeError(f"loader batch {index} labels: expected integer class indices (N) or soft labels "
+                        f"(N×C floats), got {describe(targets)}")
     return targets
 
 
@@ -94,6 +104,9 @@ def train_step(
     the model is, or on ``device`` (see ``course_utils.batches`` for the device and precision policy).
     """
     require_nonempty("loader", loader)
+    require_module("model", model)
+    require_callable("loss_fn", loss_fn, "nn.CrossEntropyLoss()")
+    require_optimizer("optimizer", optimizer)
     if grad_clip is not None:
         require_positive_float("grad_clip", grad_clip)
     device, policy = place_model(model, device, precision)
@@ -105,7 +118,7 @@ def train_step(
     bar = tqdm(loader, desc=description, leave=False, disable=not progress, mininterval=0.5)
     with model_mode(model, True):
         for index, images, targets, label_max in device_batches(bar, device, policy):
-            targets = _require_targets(index, targets)
+            targets = _require_targets(index, images, targets)
             with policy.autocast():
                 logits = model(images)
                 guard.check_outputs(index, logits, targets, label_max)
@@ -152,12 +165,14 @@ def eval_step(
     the model is, or on ``device``.
     """
     require_nonempty("loader", loader)
+    require_module("model", model)
+    require_callable("loss_fn", loss_fn, "nn.CrossEntropyLoss()")
     device, policy = place_model(model, device, precision)
     guard = BatchGuard(device, "evaluation loss")
     averages = _SampleAverages(device)
     with model_mode(model, False), torch.inference_mode():
         for index, images, targets, label_max in device_batches(loader, device, policy):
-            targets = _require_targets(index, targets)
+            targets = _require_targets(index, images, targets)
             with policy.autocast():
                 logits = model(images)
                 guard.check_outputs(index, logits, targets, label_max)
@@ -179,6 +194,8 @@ def decay_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
 
     Taught in lesson 05.
     """
+    require_module("model", model)
+    require_non_negative_float("weight_decay", weight_decay)
     decay = [p for p in model.parameters() if p.requires_grad and p.ndim >= 2]
     no_decay = [p for p in model.parameters() if p.requires_grad and p.ndim < 2]
     groups = [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]

@@ -18,7 +18,7 @@ import torch
 import torchmetrics.functional as tmf
 from torch import nn
 
-from ._validate import describe, require_labels, require_positive_int, require_tensor
+from ._validate import describe, require_finite, require_labels, require_positive_int, require_tensor
 from .batches import BatchGuard, device_batches, model_mode, place_model
 from .runtime import PrecisionPolicy
 
@@ -249,7 +249,7 @@ def classification_report(
     targets = require_labels("targets", targets, n=probs.shape[0], num_classes=num_classes).to(torch.int64)
     names = _check_class_names(class_names, num_classes)
     ks = _check_top_k(top_k, num_classes)
-    probs = probs.detach().float().cpu()
+    probs = require_finite("probs", probs.detach().float().cpu())
     targets = targets.cpu()
     preds = probs.argmax(dim=1)
 
@@ -337,6 +337,9 @@ def most_confused_pairs(
     require_positive_int("k", k)
     names = _check_class_names(class_names, confusion.shape[0])
     off_diagonal = confusion.detach().cpu().double().clone()
+    if bool((off_diagonal < 0).any()) or not bool(torch.isfinite(off_diagonal).all()):
+        raise ValueError(f"confusion: expected finite counts >= 0, got values from {float(off_diagonal.min()):g} "
+                         f"to {float(off_diagonal.max()):g}")
     off_diagonal.fill_diagonal_(0)
     size = off_diagonal.shape[1]
     values, order = torch.sort(-off_diagonal.flatten(), stable=True)  # largest first; ties in row-major order

@@ -11,6 +11,8 @@ import hashlib
 from collections.abc import Iterable
 from pathlib import Path
 
+from ._validate import require_file
+
 __all__ = ["IMAGE_SUFFIXES", "file_digest", "find_duplicate_files", "image_files"]
 
 #: The file suffixes counted as images (lower case).
@@ -30,6 +32,7 @@ def file_digest(path: str | Path) -> str:
 
     Taught in lesson 04.
     """
+    path = require_file("path", path)
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
@@ -50,9 +53,11 @@ def find_duplicate_files(
 
     Taught in lesson 04.
     """
+    files = [require_file("files", file) for file in files]
+    reference_files = [require_file("reference_files", file) for file in reference_files]
     by_digest: dict[str, Path] = {}
     for reference in reference_files:
-        by_digest.setdefault(file_digest(reference), Path(reference))
+        by_digest.setdefault(file_digest(reference), reference)
     pairs = []
     for file in files:
         match = by_digest.get(file_digest(file))

@@ -204,6 +204,7 @@ def encode_png(image: torch.Tensor, path: str | os.PathLike[str]) -> None:
         raise TypeError(f"path: expected a file path (str or pathlib.Path), got {describe(path)}")
     file = Path(path)
     if not file.parent.is_dir():
-        raise FileNotFoundError(f"path: the folder {str(file.parent)!r} does not exist; create it first")
+        raise FileNotFoundError(f"path: expected a file in an existing folder, got {str(file)!r} (the folder "
+                                f"{str(file.parent)!r} does not exist; create it first)")
     _, _, encode, _ = _current()
     encode(image.detach().cpu().contiguous(), file)

@@ -22,6 +22,8 @@ from torch.utils.data import DataLoader, Dataset
 from torchvision.datasets import ImageFolder
 
 from ._validate import (
+    require_callable,
+    require_device,
     describe,
     require_directory,
     require_images,
@@ -87,7 +89,7 @@ class TensorLoader:
             raise TypeError(f"augment: expected a callable that takes a batch, got {describe(augment)}")
         if (mean is None) != (std is None):
             raise ValueError("mean, std: expected both or neither, got only one of them")
-        self.device = torch.device(device) if device is not None else images.device
+        self.device = require_device("device", device) if device is not None else images.device
         self.images = images.to(self.device)
         self.labels = labels.to(self.device, torch.int64)
         channels = images.shape[1]
@@ -155,8 +157,11 @@ class TransformedDataset(Dataset):
     """
 
     def __init__(self, dataset: Any, transform: Callable[[Any], Any] | None) -> None:
+        if not (hasattr(dataset, "__getitem__") and hasattr(dataset, "__len__")):
+            raise TypeError(f"dataset: expected a dataset with __getitem__ and __len__ (e.g. torchvision's "
+                            f"FashionMNIST or a list of (image, label) pairs), got {describe(dataset)}")
         self.dataset = require_nonempty("dataset", dataset)
-        self.transform = transform
+        self.transform = require_callable("transform", transform, "transforms.v2.ToImage()", allow_none=True)
 
     def __len__(self) -> int:
         return len(self.dataset)
@@ -167,6 +172,8 @@ class TransformedDataset(Dataset):
 
 
 def _as_dataset(name: str, data: Any, transform: Callable[[Any], Any] | None) -> Any:
+    transform_name = name.replace("_data", "_transform")
+    require_callable(transform_name, transform, "transforms.v2.ToImage()", allow_none=True)
     if isinstance(data, (str, Path)):
         return ImageFolder(require_directory(name, data), transform=transform)
     require_nonempty(name, data)

@@ -26,7 +26,7 @@ from torch import nn
 from torchvision.transforms import InterpolationMode
 from torchvision.transforms.v2 import functional as TF
 
-from ._validate import describe, require_positive_int, require_tensor
+from ._validate import describe, require_device, require_positive_int, require_tensor
 from .batches import BatchGuard, device_batches, model_mode, place_model
 from .contrastive import _FLOAT_DTYPES, _check_templates, ensemble_class_embeddings
 from .runtime import get_device
@@ -213,7 +213,7 @@ def load_clip(
     """
     open_clip = _open_clip()
     _check_clip_names(open_clip, model_name, pretrained)
-    device = torch.device(device) if device is not None else get_device()
+    device = require_device("device", device) if device is not None else get_device()
     is_pretrained = False
     if pretrained is None:
         model, _, preprocess = open_clip.create_model_and_transforms(model_name, pretrained=None)

@@ -81,9 +81,10 @@ def reference_runs(lesson: str | None = None, path: Path | None = None) -> list[
 def _check(tag: str, value: object) -> float:
     match = TAG.match(tag) if isinstance(tag, str) else None
     if match is None:
-        raise ValueError(f"tag must look like '03.tinyvgg_accuracy' (lesson number, dot, lower-case name), got {tag!r}")
+        raise ValueError(f"tag: expected a name like '03.tinyvgg_accuracy' (lesson number, dot, lower-case name), "
+                         f"got {tag!r}")
     if isinstance(value, bool) or not isinstance(value, (int, float)) and not hasattr(value, "item"):
-        raise TypeError(f"value of {tag!r} must be a number (int, float or a one-element tensor), "
+        raise TypeError(f"value: expected a number (int, float or a one-element tensor) for {tag!r}, "
                         f"got {type(value).__name__}")
     number = float(value.item() if hasattr(value, "item") else value)  # type: ignore[union-attr]
     return number
@@ -94,6 +95,15 @@ def _record(tag: str, value: float) -> None:
     if target:
         with open(target, "a", encoding="utf-8") as out:
             out.write(json.dumps({"tag": tag, "value": value}) + "\n")
+
+
+def _check_fmt(fmt: object) -> str:
+    try:
+        format(0.5, fmt)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ValueError(f"fmt: expected a format specification for numbers such as '.3f' or '.1%', got {fmt!r}") \
+            from None
+    return fmt  # type: ignore[return-value]
 
 
 def _format(value: float, fmt: str) -> str:
@@ -117,6 +127,7 @@ def result(tag: str, value: float, *, label: str | None = None, fmt: str = ".3f"
     Taught in lesson 01.
     """
     number = _check(tag, value)
+    _check_fmt(fmt)
     _record(tag, number)
     yours = "your run" + (" (quick mode: not comparable)" if run_mode().quick else "")
     print(" · ".join([f"{label or tag}: {yours} {_format(number, fmt)}", *_reference_cells(tag, fmt)]))
@@ -129,7 +140,13 @@ def results(values: Mapping[str, float], *, labels: Mapping[str, str] | None = N
 
     Taught in lesson 00.
     """
+    if not isinstance(values, Mapping):
+        raise TypeError(f"values: expected a dict of tag -> number, got {type(values).__name__}")
     numbers = {tag: _check(tag, value) for tag, value in values.items()}
+    _check_fmt(fmt)
+    unknown = sorted(set(labels or {}) - set(numbers))
+    if unknown:
+        raise ValueError(f"labels: expected labels for tags in values, got labels for {unknown}")
     for tag, number in numbers.items():
         _record(tag, number)
     machines: list[str] = []

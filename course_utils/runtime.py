@@ -14,7 +14,7 @@ from typing import TypeVar
 import numpy as np
 import torch
 
-from ._validate import require_choice, require_positive_int
+from ._validate import require_choice, require_device, require_positive_int
 
 __all__ = [
     "PrecisionPolicy",
@@ -158,7 +158,7 @@ def precision_policy(
 
     Taught in lesson 03.
     """
-    device = torch.device(device) if device is not None else get_device()
+    device = require_device("device", device) if device is not None else get_device()
     dtype: torch.dtype | None = None
     scaler = False
     if mixed_precision:
@@ -226,7 +226,7 @@ def setup_text(device: torch.device | str | None = None) -> str:
     """The device, precision policy, image-file backend and run mode, as three lines of text. Taught in lesson 00."""
     from .image_io import image_backend  # imported here: image_io must not need runtime
 
-    device = torch.device(device) if device is not None else get_device()
+    device = require_device("device", device) if device is not None else get_device()
     policy = precision_policy(device)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else device.type.upper()
     return (

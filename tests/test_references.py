@@ -136,13 +136,13 @@ def test_results_are_appended_to_the_record_file(reference_file: Path, tmp_path:
 
 @pytest.mark.parametrize("tag", ["accuracy", "3.accuracy", "03.Accuracy", "03.", 3])
 def test_a_bad_tag_is_named(tag, reference_file: Path) -> None:
-    with pytest.raises(ValueError, match=r"tag must look like '03.tinyvgg_accuracy'.*got"):
+    with pytest.raises(ValueError, match=r"tag: expected a name like '03.tinyvgg_accuracy'.*got"):
         cu.result(tag, 0.5)
 
 
 @pytest.mark.parametrize("value", ["0.5", None, True, [0.5]])
 def test_a_value_that_is_not_a_number_is_named(value, reference_file: Path) -> None:
-    with pytest.raises(TypeError, match="value of '07.accuracy' must be a number"):
+    with pytest.raises(TypeError, match="value: expected a number .* for '07.accuracy'"):
         cu.result("07.accuracy", value)
 
 
