@@ -25,11 +25,11 @@ from tqdm.auto import tqdm
 
 from ._validate import (
     describe,
+    require_callable,
     require_choice,
+    require_module,
     require_non_negative_float,
     require_nonempty,
-    require_callable,
-    require_module,
     require_optimizer,
     require_positive_float,
     require_positive_int,

@@ -442,3 +442,82 @@ def test_engine_rejects_bad_input() -> None:
         cu.fit(_linear(), loader, early_stopping_patience=0)
     with pytest.raises(ValueError, match="monitor: expected one of"):
         cu.fit(_linear(), loader, monitor="accuracy")
+
+
+# ---- what mutation testing (./course mutate) showed the tests above did not pin down
+
+
+def test_fit_defaults_are_adamw_at_3e_3_with_a_onecycle_schedule(monkeypatch: pytest.MonkeyPatch) -> None:
+    made: list[torch.optim.Optimizer] = []
+    real_adamw = torch.optim.AdamW
+    monkeypatch.setattr(torch.optim, "AdamW", lambda *a, **k: made.append(real_adamw(*a, **k)) or made[-1])
+    x, y = _blobs(64)
+    history = cu.fit(_linear(), cu.TensorLoader(x, y, 16), epochs=2, device="cpu", precision=FP32, progress=False,
+                     verbose=False)
+    assert len(made) == 1 and made[0].defaults["lr"] == pytest.approx(3e-3)
+    # a OneCycle schedule peaking at lr=3e-3: the rate after the last epoch is far below the peak
+    assert made[0].param_groups[0]["max_lr"] == pytest.approx(3e-3) and history.lr[-1] < 3e-3 / 10
+
+
+def test_fit_passes_grad_clip_to_every_step(monkeypatch: pytest.MonkeyPatch) -> None:
+    norms: list[float] = []
+    real = nn.utils.clip_grad_norm_
+    monkeypatch.setattr(nn.utils, "clip_grad_norm_", lambda params, max_norm, *a, **k: norms.append(max_norm)
+                        or real(params, max_norm, *a, **k))
+    x, y = _blobs(64)
+    cu.fit(_linear(), cu.TensorLoader(x, y, 16), epochs=1, grad_clip=0.25, device="cpu", precision=FP32,
+           progress=False, verbose=False)
+    assert norms == [0.25] * 4
+
+
+def test_fit_records_positive_epoch_times_and_describes_the_epoch_in_its_bar(capsys: pytest.CaptureFixture[str]) -> None:
+    x, y = _blobs(64)
+    history = cu.fit(_linear(), cu.TensorLoader(x, y, 16), epochs=2, device="cpu", precision=FP32, progress=True,
+                     verbose=False)
+    assert all(0 < seconds < 60 for seconds in history.epoch_seconds)
+    assert "epoch 2/2" in capsys.readouterr().err
+
+
+def test_train_step_shows_no_progress_bar_unless_asked(capsys: pytest.CaptureFixture[str]) -> None:
+    x, y = _blobs(64)
+    model = _linear()
+    cu.train_step(model, cu.TensorLoader(x, y, 16), nn.CrossEntropyLoss(), torch.optim.SGD(model.parameters(), lr=0.1))
+    assert capsys.readouterr().err == ""
+
+
+def test_label_and_argument_errors_read_exactly(tmp_path: Path) -> None:
+    model = _linear()
+    sgd = torch.optim.SGD(model.parameters(), lr=0.1)
+    x = torch.randn(4, 1, 2, 2)
+    with pytest.raises(ValueError) as caught:
+        cu.train_step(model, [(x, torch.tensor([0, 1, 2]))], nn.CrossEntropyLoss(), sgd)
+    assert str(caught.value) == ("loader batch 0 labels: expected 4 labels (one per image), got a tensor of shape (3,) "
+                                 "and dtype torch.int64")
+    with pytest.raises(TypeError, match=r"^loader batch 0 labels: expected integer class indices \(N\) or soft labels"):
+        cu.train_step(model, [(x, torch.rand(4, 3, 2))], nn.CrossEntropyLoss(), sgd)  # 3-D soft labels
+    with pytest.raises(TypeError) as caught:
+        cu.eval_step(model, [(x, torch.tensor([0, 1, 2, 0]))], "ce")  # type: ignore[arg-type]
+    assert str(caught.value) == "loss_fn: expected a callable such as nn.CrossEntropyLoss(), got str 'ce'"
+    frozen = _linear()
+    frozen[1].weight.requires_grad_(False)
+    only_frozen = torch.optim.SGD([frozen[1].weight], lr=0.1)
+    with pytest.raises(ValueError) as caught:
+        cu.fit(frozen, [(x, torch.tensor([0, 1, 2, 0]))], epochs=1, optimizer=only_frozen, progress=False,
+               verbose=False)
+    assert str(caught.value) == "optimizer: expected at least one trainable parameter (requires_grad=True), got none"
+    with pytest.raises(FileNotFoundError) as caught:
+        cu.fit(model, [(x, torch.tensor([0, 1, 2, 0]))], epochs=1, checkpoint_path=tmp_path / "no" / "best.pt")
+    assert str(caught.value).endswith(f"(folder {str(tmp_path / 'no')!r} not found; create it with "
+                                      "Path(...).mkdir(parents=True))")
+
+
+def test_sample_averages_count_exactly_in_integers_and_sum_in_float64() -> None:
+    from course_utils.engine import _SampleAverages
+
+    averages = _SampleAverages(torch.device("cpu"))
+    assert averages.correct.dtype == torch.int64 and averages.loss_sum.dtype == torch.float64
+    logits = torch.tensor([[2.0, 0.0], [0.0, 2.0], [2.0, 0.0]])
+    averages.add(torch.tensor(0.25), logits, torch.tensor([0, 1, 1]))
+    averages.add(torch.tensor(0.5), logits[:1], torch.tensor([1]))
+    assert averages.result() == {"loss": pytest.approx((0.25 * 3 + 0.5) / 4, abs=1e-12),
+                                 "acc": pytest.approx(2 / 4, abs=1e-12)}
