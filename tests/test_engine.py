@@ -521,3 +521,16 @@ def test_sample_averages_count_exactly_in_integers_and_sum_in_float64() -> None:
     averages.add(torch.tensor(0.5), logits[:1], torch.tensor([1]))
     assert averages.result() == {"loss": pytest.approx((0.25 * 3 + 0.5) / 4, abs=1e-12),
                                  "acc": pytest.approx(2 / 4, abs=1e-12)}
+
+
+def test_train_step_names_its_loss_argument_and_shows_the_running_loss_from_the_first_batch(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    model = _linear()
+    sgd = torch.optim.SGD(model.parameters(), lr=0.1)
+    x, y = _blobs(8)
+    with pytest.raises(TypeError) as caught:
+        cu.train_step(model, [(x, y)], None, sgd)  # type: ignore[arg-type]
+    assert str(caught.value) == "loss_fn: expected a callable such as nn.CrossEntropyLoss(), got NoneType None"
+    cu.train_step(model, [(x, y)], nn.CrossEntropyLoss(), sgd, progress=True)  # one batch: index 0
+    assert "loss=" in capsys.readouterr().err
