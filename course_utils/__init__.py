@@ -18,12 +18,14 @@ Lessons import it as ``import course_utils as cu``. Each module has one job:
 * ``engine``     – ``train_step``, ``eval_step`` and ``fit``
 * ``checkpoints`` – a run's ``History`` and ``fit``'s resumable checkpoint
 * ``evaluation`` – ``predict`` and ``evaluate`` (torchmetrics)
-* ``plotting``   – figures for images, curves, confusion matrices and predictions
+* ``plotting``   – figures of images: grids, batches, augmentations, predictions
+* ``charts``     – figures of numbers: training curves, confusion matrices
 * ``contrastive`` – maths on embeddings: cosine logits, zero-shot, prompt ensembles, CLIP's loss, linear probes
 * ``pretrained_clip`` – a real CLIP through open_clip (or a labelled stand-in): load, preprocess, encode
 * ``tiny_clip``  – CLIP in miniature (vocabulary, captions, text encoder, TinyCLIP) and ViT patches
 * ``checks``     – assertions with clear messages for the lessons' test cells
 * ``references`` – a result printed beside the recorded full-mode reference results
+* ``model_files`` – use your model: save it with what it needs, load it back, classify a file you bring
 
 Every name below is imported lazily (PEP 562): ``import course_utils`` loads no submodule, and
 ``cu.fit`` imports ``engine`` the first time it is used. So a lesson that needs only the data
@@ -57,11 +59,12 @@ EXPORTS: dict[str, tuple[str, ...]] = {
     "transfer": ("discriminative_param_groups", "extract_features", "find_head", "freeze_backbone", "param_groups",
                  "replace_head", "unfreeze"),
     "pretrained": ("load_pretrained",),
-    "checkpoints": (),
     "engine": ("decay_groups", "eval_step", "fit", "train_step"),
+    "checkpoints": (),
     "evaluation": ("classification_report", "evaluate", "most_confused_pairs"),
-    "plotting": ("plot_confusion_matrix", "plot_history", "show_augmentations", "show_batch", "show_images",
-                 "show_predictions"),
+    "plotting": ("show_augmentations", "show_batch", "show_images", "show_predictions"),
+    "charts": ("plot_confusion_matrix", "plot_history"),
+    "model_files": (),
     "contrastive": ("clip_loss", "cosine_logits", "ensemble_class_embeddings", "fit_linear_probe", "linear_probe",
                     "zero_shot_classify"),
     "pretrained_clip": ("clip_preprocess", "encode_images", "encode_texts", "load_clip", "zero_shot_classifier"),

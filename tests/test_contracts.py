@@ -57,6 +57,18 @@ def _optimizer(model: nn.Module) -> torch.optim.Optimizer:
     return torch.optim.SGD(model.parameters(), lr=0.1)
 
 
+_CARD = {
+    "architecture": "TinyVGG",
+    "class_names": ("a", "b"),
+    "image_size": (28, 28),
+    "channels": 1,
+    "mean": (0.5,),
+    "std": (0.25,),
+    "arguments": {"hidden_channels": 2, "num_classes": 2},
+    "resize": "pad",
+}
+
+
 @dataclass
 class Contract:
     """``call(**overrides)`` calls the function with valid arguments, except the overridden ones."""
@@ -455,7 +467,7 @@ def _contracts(tmp: Path) -> list[Contract]:
         ),
         # plotting
         Contract(
-            "plotting.plot_confusion_matrix",
+            "charts.plot_confusion_matrix",
             lambda **k: cu.plot_confusion_matrix(**{"confusion": torch.eye(2, dtype=torch.int64), **k}),
             [
                 ("confusion", torch.zeros(2, 3, dtype=torch.int64), ValueError),
@@ -464,7 +476,7 @@ def _contracts(tmp: Path) -> list[Contract]:
             ],
         ),
         Contract(
-            "plotting.plot_history",
+            "charts.plot_history",
             lambda **k: cu.plot_history(**{"history": {"train_loss": [1.0]}, **k}),
             [("history", 5, TypeError), ("history", {}, ValueError)],
         ),
@@ -619,6 +631,66 @@ def _contracts(tmp: Path) -> list[Contract]:
                 ("max_logit_scale", -1.0, ValueError),
             ],
         ),
+        # model_files
+        Contract(
+            "model_files.ModelCard",
+            lambda **k: cu.model_files.ModelCard(**{**_CARD, **k}),
+            [
+                ("class_names", ("one",), ValueError),
+                ("image_size", (28,), ValueError),
+                ("channels", 2, ValueError),
+                ("mean", (0.5, 0.5), ValueError),
+                ("std", (0.0,), ValueError),
+                ("resize", "stretch", ValueError),
+                ("architecture", 3, TypeError),
+                ("arguments", [1], TypeError),
+            ],
+        ),
+        Contract(
+            "model_files.save_classifier",
+            lambda **k: cu.model_files.save_classifier(
+                **{
+                    "path": tmp / "m.pt",
+                    "model": cu.TinyVGG(hidden_channels=2, num_classes=2),
+                    "card": cu.model_files.ModelCard(**_CARD),
+                    **k,
+                }
+            ),
+            [
+                ("path", tmp / "no" / "m.pt", FileNotFoundError),
+                ("model", "tinyvgg", TypeError),
+                ("card", {"architecture": "TinyVGG"}, TypeError),
+                ("model", cu.TinyVGG(hidden_channels=3, num_classes=2), ValueError, "card"),
+            ],
+        ),
+        Contract(
+            "model_files.load_classifier",
+            lambda **k: cu.model_files.load_classifier(**{"path": tmp / "m.pt", **k}),
+            [("path", tmp / "missing.pt", FileNotFoundError), ("path", tmp / "img.png", ValueError)],
+        ),
+        Contract(
+            "model_files.preprocess_file",
+            lambda **k: cu.model_files.preprocess_file(
+                **{"path": tmp / "img.png", "card": cu.model_files.ModelCard(**_CARD), **k}
+            ),
+            [
+                ("path", tmp / "missing.png", FileNotFoundError),
+                ("card", None, TypeError),
+                ("path", tmp / "notes.txt", ValueError),
+            ],
+        ),
+        Contract(
+            "model_files.classify_file",
+            lambda **k: cu.model_files.classify_file(
+                **{
+                    "path": tmp / "img.png",
+                    "model": cu.TinyVGG(hidden_channels=2, num_classes=2),
+                    "card": cu.model_files.ModelCard(**_CARD),
+                    **k,
+                }
+            ),
+            [("k", 3, ValueError), ("k", 0, ValueError), ("model", None, TypeError)],
+        ),
         # references
         Contract(
             "references.result",
@@ -698,6 +770,10 @@ _ROWS = [(c.name, i) for c in _contracts(Path("/nonexistent")) for i in range(le
 def contract_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     tmp = tmp_path_factory.mktemp("contracts")
     cu.encode_png(_images(1, 3)[0], tmp / "img.png")
+    (tmp / "notes.txt").write_text("not an image")
+    cu.model_files.save_classifier(
+        tmp / "m.pt", cu.TinyVGG(hidden_channels=2, num_classes=2), cu.model_files.ModelCard(**_CARD)
+    )
     return tmp
 
 

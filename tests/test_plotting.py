@@ -12,11 +12,10 @@ from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
 from PIL import Image
 
+from course_utils.charts import plot_confusion_matrix, plot_history
 from course_utils.plotting import (
     RIGHT_COLOR,
     WRONG_COLOR,
-    plot_confusion_matrix,
-    plot_history,
     show_augmentations,
     show_batch,
     show_images,
