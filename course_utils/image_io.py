@@ -13,8 +13,9 @@ imports TorchCodec directly. ``decode_image`` and ``encode_png`` use the first b
 2. torchvision (``torchvision.io.decode_image``, ``torchvision.io.write_png``),
 3. PIL (always there: torchvision depends on it),
 
-and every backend gives the same result: a ``uint8`` tensor laid out C×H×W (PNG is lossless, so
-all three decode a PNG to identical numbers; JPEG decoders may differ by a few levels).
+and every backend gives the same result: a ``uint8`` tensor laid out C×H×W, upright (a phone photo's
+EXIF orientation is applied), palette images expanded to their colours (PNG is lossless, so all three
+decode a PNG to identical numbers; JPEG decoders may differ by a few levels).
 ``image_backend()`` names the one in use; ``show_setup()`` prints it. Set the environment variable
 ``COURSE_IMAGE_BACKEND`` to ``torchcodec``, ``torchvision`` or ``pil`` to choose one yourself.
 """
@@ -32,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
+from PIL import Image, ImageOps
 
 from ._validate import describe, require_choice
 
@@ -57,6 +58,14 @@ def _tiny_png() -> bytes:
     return buffer.getvalue()
 
 
+def _unchanged_as(path: Path) -> str:
+    """The torchvision mode that keeps a file's channels, with palette images expanded to their colours."""
+    with Image.open(path) as image:
+        if image.mode not in ("P", "PA"):
+            return "UNCHANGED"
+        return "RGB_ALPHA" if image.mode == "PA" or "transparency" in image.info else "RGB"
+
+
 # --- the three backends -------------------------------------------------------------------------
 
 def _torchcodec_decoder() -> tuple[Decoder, Encoder]:
@@ -77,9 +86,11 @@ def _torchvision_decoder() -> tuple[Decoder, Encoder]:
     from torchvision.io import decode_image as tv_decode
 
     def decode(path: Path, mode: str) -> torch.Tensor:
+        if mode == "UNCHANGED":
+            mode = _unchanged_as(path)  # torchvision would return a palette image's indices, not its colours
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=_TORCHVISION_DEPRECATION, category=DeprecationWarning)
-            return tv_decode(str(path), mode=ImageReadMode[mode])
+            return tv_decode(str(path), mode=ImageReadMode[mode], apply_exif_orientation=True)
 
     def encode(image: torch.Tensor, path: Path) -> None:
         with warnings.catch_warnings():
@@ -91,7 +102,8 @@ def _torchvision_decoder() -> tuple[Decoder, Encoder]:
 
 def _pil_decoder() -> tuple[Decoder, Encoder]:
     def decode(path: Path, mode: str) -> torch.Tensor:
-        with Image.open(path) as image:
+        with Image.open(path) as opened:
+            image = ImageOps.exif_transpose(opened)  # upright, as TorchCodec and torchvision return it
             if mode == "RGB":
                 image = image.convert("RGB")
             elif mode == "GRAY":
@@ -176,7 +188,8 @@ def decode_image(path: str | os.PathLike[str], mode: str = "RGB") -> torch.Tenso
     """Read a JPEG/PNG/... file into a ``uint8`` tensor laid out C×H×W.
 
     ``mode`` is ``"RGB"`` (3 channels, the default: grey and RGBA files are converted),
-    ``"GRAY"`` (1 channel) or ``"UNCHANGED"`` (the channels stored in the file).
+    ``"GRAY"`` (1 channel) or ``"UNCHANGED"`` (the channels stored in the file; a palette image's
+    colours). Every backend returns the picture upright: an EXIF orientation tag is applied.
 
     Taught in lesson 00.
     """

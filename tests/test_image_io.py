@@ -197,3 +197,28 @@ def test_pil_reads_palette_images_as_rgb_when_unchanged(tmp_path: Path, monkeypa
     use(monkeypatch, "pil")
     got = cu.decode_image(tmp_path / "p.png", mode="UNCHANGED")
     assert torch.equal(got, torch.from_numpy(rgb).permute(2, 0, 1))
+
+
+@pytest.mark.parametrize("backend", WORKING)
+@pytest.mark.parametrize("orientation", [1, 3, 6, 8])
+def test_every_backend_returns_a_phone_photo_upright(backend: str, orientation: int, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """A phone stores pixels as the sensor saw them and an EXIF tag that says how to turn them upright."""
+    upright = np.zeros((32, 48, 3), np.uint8)
+    upright[:16, :24] = 255  # a white top-left quarter marks which way is up
+    stored = {1: upright, 3: np.rot90(upright, 2), 6: np.rot90(upright, 1), 8: np.rot90(upright, -1)}[orientation]
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    Image.fromarray(np.ascontiguousarray(stored)).save(tmp_path / "phone.png", exif=exif.tobytes())
+    use(monkeypatch, backend)
+    got = cu.decode_image(tmp_path / "phone.png")
+    assert torch.equal(got, torch.from_numpy(upright).permute(2, 0, 1))
+
+
+@pytest.mark.parametrize("backend", WORKING)
+def test_every_backend_expands_a_palette_image_when_unchanged(backend: str, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    rgb = np.array([[[255, 0, 0], [0, 255, 0]], [[0, 0, 255], [255, 0, 0]]], dtype=np.uint8)
+    Image.fromarray(rgb).convert("P", palette=Image.Palette.ADAPTIVE, colors=4).save(tmp_path / "p.png")
+    use(monkeypatch, backend)
+    assert torch.equal(cu.decode_image(tmp_path / "p.png", mode="UNCHANGED"), torch.from_numpy(rgb).permute(2, 0, 1))
