@@ -182,11 +182,11 @@ def require_finite(name: str, value: torch.Tensor) -> torch.Tensor:
 
 
 def require_device(name: str, value: Any) -> torch.device:
-    """``value`` as a ``torch.device``: a device, or a string such as "cpu", "cuda" or "cuda:1"."""
+    """``value`` as a ``torch.device``: a device, a string such as "cpu", "cuda" or "cuda:1", or a GPU number."""
     if isinstance(value, torch.device):
         return value
     try:
-        if not isinstance(value, str):
+        if isinstance(value, bool) or not isinstance(value, (str, int)):
             raise TypeError
         return torch.device(value)
     except (RuntimeError, TypeError):

@@ -58,7 +58,7 @@ def plot_history(history: Any) -> Figure:
 
     ``history``: a dict with lists ``train_loss``, ``train_acc``, ``val_loss``,
     ``val_acc`` (the validation ones may be missing or empty) or an object with
-    ``.to_dict()`` returning one, such as ``course_utils.History``. Accuracies
+    ``.to_dict()`` returning one, such as ``course_utils.checkpoints.History``. Accuracies
     must be fractions in [0, 1]. The best validation accuracy is marked.
 
     Taught in lesson 03.

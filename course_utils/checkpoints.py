@@ -22,7 +22,7 @@ __all__ = ["History", "load_resumable", "save_resumable"]
 
 @dataclass
 class History:
-    """What happened during ``fit``, one entry per epoch (accuracies on a 0–1 scale). Taught in lesson 03."""
+    """What happened during ``fit``, one entry per epoch (accuracies on a 0–1 scale). Behind ``fit(resume_path=...)`` (lesson 03)."""
 
     train_loss: list[float] = field(default_factory=list)
     train_acc: list[float] = field(default_factory=list)
@@ -75,7 +75,7 @@ def save_resumable(path: str | Path, **state: Any) -> None:
 
     ``state`` holds ``model``, ``optimizer``, ``scheduler``, ``scaler`` and ``loss_fn`` (saved as their
     state dicts), ``history`` and plain values (``epoch``, ``best_value``, ``best_state``,
-    ``stale_epochs``, ``settings``). Taught in lesson 03.
+    ``stale_epochs``, ``settings``). Behind ``fit(resume_path=...)`` (lesson 03).
     """
     state["model"] = state["model"].state_dict()
     state["optimizer"] = state["optimizer"].state_dict()
@@ -97,7 +97,7 @@ def load_resumable(
 
     Raises ``ValueError`` for a file that ``fit(resume_path=...)`` did not write, or one written
     with other ``settings`` (epochs, steps per epoch, monitor, optimizer): continuing such a run
-    would silently mix two schedules. Taught in lesson 03.
+    would silently mix two schedules. Behind ``fit(resume_path=...)`` (lesson 03).
     """
     saved = torch.load(path, map_location=device, weights_only=True)
     if not isinstance(saved, dict) or "settings" not in saved:

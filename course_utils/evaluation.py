@@ -1,7 +1,7 @@
 """Measuring a trained classifier: predictions, metrics and the confusion matrix.
 
-``predict`` runs a model over a loader and collects predicted classes, class
-probabilities and true labels. ``evaluate`` turns those into an
+``predict`` runs a model over a loader and collects class probabilities,
+predicted classes and true labels. ``evaluate`` turns those into an
 ``EvaluationReport``: accuracy, macro-averaged precision, recall and F1, top-k
 accuracy, the confusion matrix and one row of scores per class, all computed by
 ``torchmetrics`` (``task="multiclass"``) so the numbers match what learners get

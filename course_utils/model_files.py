@@ -36,14 +36,15 @@ _FORMAT = "course_utils classifier v1"
 
 @dataclass(frozen=True)
 class ModelCard:
-    """What it takes to rebuild a trained classifier and to feed it a new image. Taught in lesson 03.
+    """What it takes to rebuild a trained classifier and to feed it a new image. Not used by a lesson yet (planned for lesson 03).
 
     ``architecture`` is a class of ``course_utils.models`` ("TinyVGG") built with ``arguments``, or
     an architecture name for ``load_pretrained`` ("resnet18", "tf_efficientnet_lite0"), rebuilt with
     a head of ``len(class_names)`` outputs. ``image_size`` is (height, width); ``channels`` 1 or 3;
     ``mean``/``std`` the per-channel statistics on a 0–1 scale used in training. ``resize`` is
     "pad" (fit the whole picture, pad the short side: for centred objects, like FashionMNIST) or
-    "crop" (shorter side to size, centre crop: ImageNet's convention). ``invert`` makes a dark
+    "crop" (shorter side to the size, then a centre crop; torchvision's ImageNet presets resize to a
+    slightly larger size first, e.g. 256 then crop 224, so expect small differences from them). ``invert`` makes a dark
     object on a light background light on dark, the way FashionMNIST's garments look.
     """
 
@@ -86,7 +87,7 @@ class ModelCard:
 
 
 def save_classifier(path: str | os.PathLike[str], model: nn.Module, card: ModelCard) -> Path:
-    """Write ``model``'s weights and its ``card`` into one file; return its path. Taught in lesson 03.
+    """Write ``model``'s weights and its ``card`` into one file; return its path. Not used by a lesson yet (planned for lesson 03).
 
     The model must rebuild from the card: ``load_classifier`` is tried right away on the saved
     weights, so a card that does not match the model (another architecture or argument, another
@@ -107,6 +108,16 @@ def save_classifier(path: str | os.PathLike[str], model: nn.Module, card: ModelC
         raise ValueError(f"card: expected the architecture and arguments of this model, got a card whose "
                          f"{card.architecture}({card.arguments}) does not fit its weights: "
                          f"{str(error)[:300]}") from None
+    with torch.inference_mode():  # the card's image size, channels and classes must fit the network too
+        try:
+            out = rebuilt.eval()(torch.zeros(1, card.channels, *card.image_size))
+        except (RuntimeError, ValueError) as error:
+            raise ValueError(f"card: expected the image size and channels this model takes, got "
+                             f"{card.channels}×{card.image_size[0]}×{card.image_size[1]}: "
+                             f"{str(error)[:300]}") from None
+    if tuple(out.shape) != (1, len(card.class_names)):
+        raise ValueError(f"card: expected {out.shape[-1]} class names (one per output of the model), "
+                         f"got {len(card.class_names)}")
     torch.save({"format": _FORMAT, "card": dataclasses.asdict(card), "state_dict": state}, path)
     return path
 
@@ -114,7 +125,7 @@ def save_classifier(path: str | os.PathLike[str], model: nn.Module, card: ModelC
 def load_classifier(path: str | os.PathLike[str], device: torch.device | str = "cpu") -> tuple[nn.Module, ModelCard]:
     """Rebuild the classifier saved by ``save_classifier``: ``(model in eval() mode on device, card)``.
 
-    Taught in lesson 03.
+    Not used by a lesson yet (planned for lesson 03).
     """
     path = require_file("path", path)
     try:
@@ -144,7 +155,7 @@ def _build(card: ModelCard) -> nn.Module:
 
 
 def preprocess_file(path: str | os.PathLike[str], card: ModelCard) -> torch.Tensor:
-    """An image file as the 1×C×H×W float batch the card's model expects. Taught in lesson 03.
+    """An image file as the 1×C×H×W float batch the card's model expects. Not used by a lesson yet (planned for lesson 03).
 
     The file is decoded with Pillow and turned upright by its EXIF orientation (phone photos are
     often stored sideways with a tag saying so), converted to grey or RGB, inverted if the card
@@ -155,7 +166,11 @@ def preprocess_file(path: str | os.PathLike[str], card: ModelCard) -> torch.Tens
         raise TypeError(f"card: expected a ModelCard, got {describe(card)}")
     try:
         with Image.open(path) as opened:
-            picture = ImageOps.exif_transpose(opened).convert("L" if card.channels == 1 else "RGB")
+            picture = ImageOps.exif_transpose(opened)
+            if picture.mode in ("RGBA", "LA", "PA") or "transparency" in picture.info:
+                background = Image.new("RGBA", picture.size, (255, 255, 255, 255))  # see-through is paper-white
+                picture = Image.alpha_composite(background, picture.convert("RGBA"))
+            picture = picture.convert("L" if card.channels == 1 else "RGB")
     except OSError as error:  # Pillow's "cannot identify image file", truncated files, ...
         raise ValueError(f"path: expected an image file, got {str(path)!r} ({error})") from None
     pixels = torch.from_numpy(np.asarray(picture).copy()).float().div(255)
@@ -190,7 +205,7 @@ def classify_file(
 ) -> list[tuple[str, float]]:
     """The ``k`` most probable classes of an image file, as ``(class name, probability)``, best first.
 
-    ``k`` defaults to 3, or to the number of classes when there are fewer. Taught in lesson 03.
+    ``k`` defaults to 3, or to the number of classes when there are fewer. Not used by a lesson yet (planned for lesson 03).
     """
     require_module("model", model)
     if not isinstance(card, ModelCard):

@@ -37,7 +37,7 @@ def require_standins_allowed(failure: str, error: BaseException, standin: str) -
     ``standin`` what the run would continue with. Every loader that has an offline
     stand-in calls this, so students always get the same two ways forward.
 
-    Taught in lesson 01.
+    Behind the offline fallbacks of lessons 01, 04 and 05.
     """
     if run_mode().allow_standins:
         return
@@ -58,7 +58,7 @@ def standin_banner(
     ``why`` the reason (usually the download error) and ``meaning`` what the numbers below are
     worth. Every stand-in in the course is announced with this one layout.
 
-    Taught in lesson 01.
+    Behind the offline fallbacks of lessons 01, 04 and 05.
     """
     if kind not in _HEADINGS:
         raise ValueError(f"kind: expected one of {sorted(_HEADINGS)}, got {kind!r}")
@@ -77,10 +77,10 @@ def standin_banner(
 def announce_standin(
     kind: Literal["data", "weights", "substitute"], *, used: str, instead_of: str, why: str, meaning: str
 ) -> None:
-    """Print ``standin_banner(...)``: called once by each loader that falls back to a stand-in. Taught in lesson 01."""
+    """Print ``standin_banner(...)``: called once by each loader that falls back to a stand-in. Behind the offline fallbacks of lessons 01, 04 and 05."""
     print(standin_banner(kind, used=used, instead_of=instead_of, why=why, meaning=meaning))
 
 
 def download_failure(error: BaseException, limit: int = 200) -> str:
-    """``"the download failed (URLError: <message>)"``, the message cut to ``limit`` characters. Taught in lesson 01."""
+    """``"the download failed (URLError: <message>)"``, the message cut to ``limit`` characters. Behind the offline fallbacks of lessons 01, 04 and 05."""
     return f"the download failed ({type(error).__name__}: {str(error)[:limit]})"

@@ -25,7 +25,7 @@ def run_course(*args: str, env_home: Path, extra_env: dict[str, str] | None = No
 def test_help_lists_every_command(tmp_path: Path) -> None:
     result = run_course("help", env_home=tmp_path / "envs")
     assert result.returncode == 0
-    for command in ("lab", "test ", "test ARGS", "test-oldest", "env", "clean", "help"):
+    for command in ("lab", "test ", "test ARGS", "test-oldest", "mutate [PATTERN]", "env", "clean", "help"):
         assert command in result.stdout, command
     assert not (tmp_path / "envs").exists(), "help must not create anything"
 
@@ -35,6 +35,7 @@ def test_help_lists_every_command(tmp_path: Path) -> None:
     ((), "usage: ./course COMMAND"),
     (("env", "extra"), "./course env: takes no arguments (got: extra)"),
     (("clean", "--all"), "./course clean: takes no arguments (got: --all)"),
+    (("mutate", "a", "b"), "./course mutate: takes at most one pattern (got: a b)"),
 ])
 def test_bad_arguments_fail_at_once_without_work(args: tuple[str, ...], message: str, tmp_path: Path) -> None:
     start = time.monotonic()

@@ -84,7 +84,7 @@ def test_every_import_is_declared_in_pyproject_and_environment_yml() -> None:
         declared |= {_requirement_name(r) for r in extra}
     missing_py = sorted({d for d in distributions.values() if d not in declared})
     assert not missing_py, f"pyproject.toml: these imported packages are not declared: {missing_py}"
-    # course_utils.image_io uses TorchCodec only where it loads; course_utils.clip touches huggingface_hub (a
+    # course_utils.image_io uses TorchCodec only where it loads; course_utils.pretrained_clip touches huggingface_hub (a
     # dependency of open_clip) only to switch its telemetry off, and does without it
     optional = {"torchcodec", "huggingface-hub"}
     student = {d for d in _distributions(imported_modules(("course_utils",))).values()} - optional

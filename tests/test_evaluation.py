@@ -69,7 +69,7 @@ def index_batches(batch_sizes=(4, 2), targets=TARGETS):
 # ---------------------------------------------------------------- predict
 
 
-def test_predict_returns_preds_probs_targets_with_the_right_types():
+def test_predict_returns_probs_preds_targets_with_the_right_types():
     model = FixedLogits().train()
     probs, preds, targets = predict(model, index_batches())
     assert preds.dtype == torch.int64 and targets.dtype == torch.int64 and probs.dtype == torch.float32

@@ -116,3 +116,20 @@ def test_a_pretrained_architecture_is_rebuilt_by_name(tmp_path: Path) -> None:
     x = torch.randn(1, 3, 64, 64)
     with torch.no_grad():
         torch.testing.assert_close(loaded(x), model(x), rtol=0, atol=0)
+
+
+def test_a_card_with_the_wrong_classes_or_image_size_fails_when_saving(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"^card: expected 2 class names \(one per output of the model\), got 3"):
+        mf.save_classifier(tmp_path / "m.pt", _model(), _card(class_names=("a", "b", "c")))
+    with pytest.raises(ValueError, match=r"^card: expected the image size and channels this model takes"):
+        mf.save_classifier(tmp_path / "m.pt", _model(), _card(image_size=(32, 32)))
+    assert not (tmp_path / "m.pt").exists()
+
+
+def test_a_transparent_background_counts_as_white_paper(tmp_path: Path) -> None:
+    pixels = np.zeros((28, 28, 4), np.uint8)  # fully transparent ...
+    pixels[8:20, 8:20] = (0, 0, 0, 255)  # ... around an opaque black square
+    Image.fromarray(pixels, "RGBA").save(tmp_path / "cutout.png")
+    batch = mf.preprocess_file(tmp_path / "cutout.png", _card(invert=True, mean=(0.0,), std=(1.0,)))
+    assert batch[0, 0, 0, 0].item() == pytest.approx(0.0, abs=1e-6)  # white paper, inverted: dark
+    assert batch[0, 0, 14, 14].item() == pytest.approx(1.0, abs=1e-6)  # the black object, inverted: light

@@ -344,7 +344,7 @@ def hub_cache(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]
     any test), so setting the variables now would change nothing; ``hf_hub_download(cache_dir=None)``
     reads ``constants.HF_HUB_CACHE`` at call time, so that module attribute is the narrowest seam.
     huggingface_hub 2.4 (the locked version) builds telemetry request headers even with
-    ``local_files_only=True`` and, for that, fetches a registry from huggingface.co; ``course_utils.clip``
+    ``local_files_only=True`` and, for that, fetches a registry from huggingface.co; ``course_utils.pretrained_clip``
     switches telemetry off around its look-ups and downloads. The fixture proves it: any attempt to open
     a network connection during the test fails it.
     """

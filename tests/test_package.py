@@ -39,6 +39,20 @@ def test_the_top_level_is_exactly_what_the_lessons_use() -> None:
     assert sorted(top - used) == [], "top-level names that no lesson uses (reach them through their module)"
 
 
+def test_every_cu_name_a_lesson_mentions_resolves_in_code_and_prose() -> None:
+    """``cu.X`` and ``cu.module.X`` in any cell (prose included: a learner copies it) must exist."""
+    broken = set()
+    for path in sorted((REPO_ROOT / "solutions").glob("*/*.ipynb")):
+        for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]:
+            for first, second in re.findall(r"\bcu\.([A-Za-z_]\w*)(?:\.([A-Za-z_]\w*))?", "".join(cell["source"])):
+                if first in cu.SUBMODULES:
+                    if second and not hasattr(getattr(cu, first), second):
+                        broken.add(f"{path.parent.name}: cu.{first}.{second}")
+                elif not hasattr(cu, first):
+                    broken.add(f"{path.parent.name}: cu.{first}")
+    assert not broken, f"names the lessons mention that do not exist: {sorted(broken)}"
+
+
 def test_every_module_is_a_lazy_attribute_and_every_public_name_resolves() -> None:
     for module in MODULES:
         imported = getattr(cu, module)

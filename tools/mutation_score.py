@@ -7,7 +7,8 @@ mutmut writes one ``mutants/course_utils/<module>.py.meta`` per module: each mut
 A mutant is *killed* when some test failed (or timed out: an infinite loop is caught too), it
 *survived* when every selected test passed, and it is *not checked* when the run did not reach
 it (a run limited to a pattern). The score is killed / (killed + survived); mutants without any
-test that reaches them count as survived.
+test that reaches them count as survived. "other" counts mutmut's suspicious, skipped and segfault
+results (shown, never scored). A module the run did not reach is "not run" and not held to its target.
 """
 
 from __future__ import annotations
@@ -58,18 +59,21 @@ def main(argv: list[str] | None = None) -> int:
         print("no mutmut results under mutants/: run ./course mutate first", file=sys.stderr)
         return 2
     failed = []
-    print(f"{'module':<12} {'killed':>7} {'survived':>9} {'not checked':>12} {'score':>7}  target")
+    print(f"{'module':<12} {'killed':>7} {'survived':>9} {'other':>6} {'not checked':>12} {'score':>7}  target")
     for module, counts in scores.items():
         killed, survived = int(counts.get("killed", 0)), int(counts.get("survived", 0))
         tested = killed + survived
-        score = killed / tested if tested else float("nan")
         target = TARGETS.get(module)
-        verdict = "" if target is None else (f">= {target:.0%}" + (" ok" if score >= target else " MISSED"))
-        if target is not None and not score >= target:
-            failed.append(module)
-        print(
-            f"{module:<12} {killed:>7} {survived:>9} {int(counts.get('not checked', 0)):>12} {score:>7.1%}  {verdict}"
-        )
+        if tested == 0:  # mutmut lists every module even when a pattern limited the run to others
+            verdict, shown = "not run", f"{'-':>7}"
+        else:
+            score = killed / tested
+            shown = f"{score:>7.1%}"
+            verdict = "" if target is None else f">= {target:.0%}" + (" ok" if score >= target else " MISSED")
+            if target is not None and score < target:
+                failed.append(module)
+        print(f"{module:<12} {killed:>7} {survived:>9} {int(counts.get('other', 0)):>6} "
+              f"{int(counts.get('not checked', 0)):>12} {shown}  {verdict}")
         if args.list:
             for name in counts["survivors"]:  # type: ignore[attr-defined]
                 print(f"    survived: {name}")
