@@ -138,3 +138,57 @@ def require_nonempty(name: str, value: Any) -> Any:
     if size == 0:
         raise ValueError(f"{name}: expected a non-empty {type(value).__name__}, got one with 0 items")
     return value
+
+
+def require_callable(name: str, value: Any, example: str, *, allow_none: bool = False) -> Any:
+    """Check for a callable (a transform, a loss): ``example`` shows the learner what one looks like."""
+    if (value is None and allow_none) or callable(value):
+        return value
+    none = "None or " if allow_none else ""
+    raise TypeError(f"{name}: expected {none}a callable such as {example}, got {describe(value)}")
+
+
+def require_module(name: str, value: Any) -> Any:
+    """Check for a ``torch.nn.Module``."""
+    if not isinstance(value, torch.nn.Module):
+        raise TypeError(f"{name}: expected a torch.nn.Module, got {describe(value)}")
+    return value
+
+
+def require_optimizer(name: str, value: Any) -> Any:
+    """Check for a ``torch.optim.Optimizer``."""
+    if not isinstance(value, torch.optim.Optimizer):
+        raise TypeError(f"{name}: expected a torch.optim.Optimizer such as torch.optim.SGD(model.parameters(), "
+                        f"lr=0.1), got {describe(value)}")
+    return value
+
+
+def require_file(name: str, value: Any) -> Path:
+    """Check that a file exists and return it as a Path."""
+    path = Path(value)
+    if not path.is_file():
+        state = "a folder" if path.is_dir() else "not found"
+        raise FileNotFoundError(f"{name}: expected an existing file, got {str(path)!r} ({state})")
+    return path
+
+
+def require_finite(name: str, value: torch.Tensor) -> torch.Tensor:
+    """Check that a floating-point tensor holds no NaN or infinity (one host sync: use outside loops)."""
+    if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+        bad = int((~torch.isfinite(value)).sum())
+        raise ValueError(f"{name}: expected finite values, got {bad} NaN or infinite of {value.numel()} "
+                         f"in {describe(value)}")
+    return value
+
+
+def require_device(name: str, value: Any) -> torch.device:
+    """``value`` as a ``torch.device``: a device, or a string such as "cpu", "cuda" or "cuda:1"."""
+    if isinstance(value, torch.device):
+        return value
+    try:
+        if not isinstance(value, str):
+            raise TypeError
+        return torch.device(value)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"{name}: expected a torch.device or a string such as 'cpu', 'cuda' or 'cuda:1', "
+                         f"got {describe(value)}") from None
