@@ -9,7 +9,8 @@ Lessons import it as ``import course_utils as cu``. Each module has one job:
 * ``image_folders`` – ImageFolder trees: exporting tensors, Oxford-IIIT Pet train/val/test (or a stand-in)
 * ``hygiene``    – listing image files, finding byte-identical copies across splits
 * ``standins``   – one way to refuse, or announce, a stand-in for data or weights that cannot be had
-* ``loaders``    – the fast in-memory ``TensorLoader`` and ``make_dataloaders``
+* ``loaders``    – the fast in-memory ``TensorLoader``, ``make_dataloaders``, worker seeding and loader timing
+* ``messy_images`` – a realistic messy image folder (sizes, modes, EXIF, a broken file, a CSV), made offline
 * ``augment``    – batched random augmentations for in-memory batches
 * ``models``     – MLP, TinyVGG, LeNet-5, residual block, a stronger small CNN
 * ``transfer``   – freezing, new heads, parameter groups, feature extraction
@@ -18,6 +19,7 @@ Lessons import it as ``import course_utils as cu``. Each module has one job:
 * ``engine``     – ``train_step``, ``eval_step`` and ``fit``
 * ``checkpoints`` – a run's ``History`` and ``fit``'s resumable checkpoint
 * ``evaluation`` – ``predict`` and ``evaluate`` (torchmetrics)
+* ``calibration`` – is the confidence honest? reliability curves and expected calibration error
 * ``plotting``   – figures of images: grids, batches, augmentations, predictions
 * ``charts``     – figures of numbers: training curves, confusion matrices
 * ``contrastive`` – maths on embeddings: cosine logits, zero-shot, prompt ensembles, CLIP's loss, linear probes
@@ -26,6 +28,7 @@ Lessons import it as ``import course_utils as cu``. Each module has one job:
 * ``checks``     – assertions with clear messages for the lessons' test cells
 * ``references`` – a result printed beside the recorded full-mode reference results
 * ``model_files`` – use your model: save it with what it needs, load it back, classify a file you bring
+* ``unanswered`` – Run All goes on past an unanswered exercise ("Not answered yet"); grading is unchanged
 
 Every name below is imported lazily (PEP 562): ``import course_utils`` loads no submodule, and
 ``cu.fit`` imports ``engine`` the first time it is used. So a lesson that needs only the data
@@ -45,31 +48,36 @@ __version__ = "0.1.0"
 EXPORTS: dict[str, tuple[str, ...]] = {
     "runtime": ("cpu_supports_bf16", "get_device", "precision_policy", "quick", "run_mode", "seed_everything",
                 "show_setup"),
-    "image_io": ("decode_image", "encode_png"),
+    "image_io": ("decode_image", "encode_png", "image_backend"),
     "datasets": ("CIFAR10_CLASSES", "FASHION_MNIST_CLASSES", "DIGIT_CLASSES", "FACE_CLASSES", "channel_stats",
                  "cifar10_tensors", "data_dir", "digits_tensors", "faces_tensors", "fashion_mnist_tensors",
                  "load_cifar10", "load_fashion_mnist", "sample_photo", "sample_photos"),
     "splits": ("per_class_subset", "stratified_split"),
     "image_folders": ("export_image_folder", "pet_image_folder"),
     "hygiene": ("find_duplicate_files", "image_files"),
+    "messy_images": ("make_messy_folder", "write_phone_photo"),
     "standins": (),
-    "loaders": ("TensorLoader", "TransformedDataset", "make_dataloaders"),
+    "loaders": ("TensorLoader", "TransformedDataset", "make_dataloaders", "available_cpus", "seed_worker",
+                "time_loader"),
     "augment": ("random_hflip",),
     "models": ("FashionMLP", "LeNet5", "ResidualBlock", "SmallCNN", "TinyVGG", "count_parameters"),
     "transfer": ("discriminative_param_groups", "extract_features", "find_head", "freeze_backbone", "param_groups",
                  "replace_head", "unfreeze"),
-    "pretrained": ("load_pretrained",),
+    "pretrained": ("OFFLINE_ARCH", "load_pretrained"),
     "engine": ("decay_groups", "eval_step", "fit", "train_step"),
     "checkpoints": (),
-    "evaluation": ("classification_report", "evaluate", "most_confused_pairs"),
-    "plotting": ("show_augmentations", "show_batch", "show_images", "show_predictions"),
-    "charts": ("plot_confusion_matrix", "plot_history"),
+    "evaluation": ("classification_report", "evaluate", "most_confused_pairs", "predict"),
+    "calibration": ("expected_calibration_error", "reliability_curve"),
+    "plotting": ("show_augmentations", "show_batch", "show_images", "show_predictions", "describe_image",
+                 "unnormalize", "show_rows"),
+    "charts": ("plot_confusion_matrix", "plot_history", "plot_reliability_diagram"),
     "model_files": (),
     "contrastive": ("clip_loss", "cosine_logits", "ensemble_class_embeddings", "fit_linear_probe", "linear_probe",
                     "zero_shot_classify"),
     "pretrained_clip": ("clip_preprocess", "encode_images", "encode_texts", "load_clip", "zero_shot_classifier"),
     "tiny_clip": ("BagOfWordsTextEncoder", "CaptionBank", "TinyCLIP", "patchify"),
     "references": ("result", "results"),
+    "unanswered": (),
 }
 SUBMODULES = (*EXPORTS, "batches", "checks")
 _MODULE_OF = {name: module for module, names in EXPORTS.items() for name in names}

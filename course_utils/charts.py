@@ -1,4 +1,4 @@
-"""Figures of numbers: training curves and confusion matrices.
+"""Figures of numbers: training curves, confusion matrices and reliability diagrams.
 
 Like ``plotting`` (which shows images), every function returns a ``matplotlib.figure.Figure``,
 closed in pyplot before it is returned, and never calls ``plt.show()``: in a notebook the figure
@@ -19,7 +19,7 @@ from matplotlib.ticker import MaxNLocator
 
 from ._validate import describe, require_tensor
 
-__all__ = ["plot_confusion_matrix", "plot_history"]
+__all__ = ["plot_confusion_matrix", "plot_history", "plot_reliability_diagram"]
 
 
 def _history_dict(history: Any) -> dict[str, Any]:
@@ -157,6 +157,86 @@ def plot_confusion_matrix(
             axis=ax,
         )
     ax.set_title("confusion matrix" + (" (each row sums to 1)" if normalize else " (counts)"), fontsize=10)
+    fig.tight_layout()
+    plt.close(fig)
+    return fig
+
+
+def plot_reliability_diagram(curves: Any, *, title: str | None = None) -> Figure:
+    """Reliability diagrams: accuracy against confidence per bin, with the diagonal of perfect calibration.
+
+    ``curves``: one ``ReliabilityCurve`` (from ``course_utils.calibration.reliability_curve``) or a dict of
+    name -> curve, drawn side by side. Top: one bar per bin, its height the accuracy of the examples
+    in the bin; the red part between the bar's top and the bin's mean confidence is the gap
+    (above the diagonal: under-confident, below: over-confident); the panel title gives the ECE.
+    Bottom: the share of the examples in each bin, which weights the gaps in the ECE.
+    Taught in lesson 02.
+    """
+    from .calibration import ReliabilityCurve
+
+    if isinstance(curves, ReliabilityCurve):
+        curves = {"": curves}
+    if not isinstance(curves, Mapping) or not curves:
+        raise TypeError(f"curves: expected a ReliabilityCurve or a non-empty dict of them, got {describe(curves)}")
+    for name, curve in curves.items():
+        if not isinstance(curve, ReliabilityCurve):
+            raise TypeError(
+                f"curves[{name!r}]: expected a ReliabilityCurve (cu.reliability_curve(probs, targets)), "
+                f"got {describe(curve)}"
+            )
+    if title is not None and not isinstance(title, str):
+        raise TypeError(f"title: expected a string or None, got {describe(title)}")
+    count = len(curves)
+    fig, axes = plt.subplots(
+        2, count, figsize=(2.9 * count + 0.4, 4.6), squeeze=False, gridspec_kw={"height_ratios": [3, 1]}
+    )
+    for column, (name, curve) in enumerate(curves.items()):
+        top, bottom = axes[0, column], axes[1, column]
+        edges = curve.edges.double().numpy()
+        left, width = edges[:-1], np.diff(edges)
+        filled = (curve.counts > 0).numpy()
+        accuracy = np.nan_to_num(curve.accuracy.numpy())
+        confidence = np.nan_to_num(curve.confidence.numpy())
+        top.bar(
+            left[filled],
+            accuracy[filled],
+            width=width[filled],
+            align="edge",
+            color="tab:blue",
+            edgecolor="black",
+            linewidth=0.5,
+            label="accuracy",
+        )
+        top.bar(
+            left[filled],
+            (confidence - accuracy)[filled],
+            bottom=accuracy[filled],
+            width=width[filled],
+            align="edge",
+            facecolor=(0.84, 0.15, 0.16, 0.25),
+            edgecolor="tab:red",
+            hatch="///",
+            linewidth=0.5,
+            label="gap to mean confidence",
+            zorder=3,
+        )
+        top.plot([0, 1], [0, 1], "--", color="gray", linewidth=1, label="perfect calibration")
+        top.set_xlim(0, 1)
+        top.set_ylim(0, 1)
+        top.set_title(f"{name}\nECE = {curve.ece:.3f}" if name else f"ECE = {curve.ece:.3f}", fontsize=9)
+        share = curve.counts.double().numpy() / max(int(curve.counts.sum()), 1)
+        bottom.bar(left, share, width=width, align="edge", color="gray", edgecolor="black", linewidth=0.5)
+        bottom.set_xlim(0, 1)
+        bottom.set_ylim(0, 1)
+        bottom.set_xlabel("confidence (largest probability)")
+        if column == 0:
+            top.set_ylabel("accuracy in the bin")
+            bottom.set_ylabel("share")
+            top.legend(fontsize=7, loc="upper left")
+        for ax in (top, bottom):
+            ax.grid(alpha=0.3)
+    if title:
+        fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     plt.close(fig)
     return fig

@@ -394,3 +394,4 @@ def macro_scores_from_confusion(confusion: torch.Tensor) -> MacroScores:
     if not bool(occurs.any()):
         raise ValueError("confusion: expected at least one count, got a matrix of zeros")
     return MacroScores(*(float(score[occurs].mean()) for score in (precision, recall, f1)))
+

@@ -13,10 +13,15 @@ built in: the test loader is never shuffled and never augmented.
 from __future__ import annotations
 
 import math
+import os
+import random
+import time
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 from torchvision.datasets import ImageFolder
@@ -32,7 +37,8 @@ from ._validate import (
     require_positive_int,
 )
 
-__all__ = ["TensorLoader", "TransformedDataset", "make_dataloaders"]
+__all__ = ["TensorLoader", "TransformedDataset", "make_dataloaders", "LoaderTiming", "available_cpus", "seed_worker",
+           "time_loader"]
 
 BatchTransform = Callable[[torch.Tensor], torch.Tensor]
 
@@ -227,3 +233,188 @@ def _class_names(dataset: Any) -> list[str]:
     inner = dataset.dataset if isinstance(dataset, TransformedDataset) else dataset
     classes = getattr(inner, "classes", None)
     return list(classes) if classes is not None else []
+
+
+# ---------------------------------------------------------------- a loader that fits the machine (lesson 01)
+
+
+def available_cpus() -> int:
+    """How many CPU cores this process may use: the basis for choosing ``num_workers``.
+
+    ``os.cpu_count()`` counts the machine's cores, but a container, a job scheduler or ``taskset`` may
+    let a process run on fewer; where the operating system reports that set (Linux), its size is used.
+
+    Taught in lesson 01.
+    """
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # macOS and Windows have no affinity mask
+        return max(1, os.cpu_count() or 1)
+
+
+def _reseed_objects(root: Any, seed: int) -> int:
+    """Re-seed every NumPy ``Generator`` and ``random.Random`` reachable from ``root``'s attributes."""
+    found = 0
+    seen: set[int] = set()
+    pending: list[tuple[Any, int]] = [(root, 0)]
+    while pending:
+        obj, depth = pending.pop(0)
+        if id(obj) in seen or depth > 3:
+            continue
+        seen.add(id(obj))
+        if isinstance(obj, np.random.Generator):
+            bits = obj.bit_generator
+            bits.state = type(bits)(np.random.SeedSequence([seed, found])).state
+            found += 1
+            continue
+        if isinstance(obj, random.Random):
+            obj.seed(seed * 1_000_003 + found)
+            found += 1
+            continue
+        if isinstance(obj, (list, tuple)):
+            children = list(obj)
+        elif isinstance(obj, dict):
+            children = list(obj.values())
+        elif isinstance(obj, (torch.Tensor, np.ndarray, type)) or not hasattr(obj, "__dict__"):
+            continue
+        else:
+            children = list(vars(obj).values())
+        pending.extend((child, depth + 1) for child in children)
+    return found
+
+
+def seed_worker(worker_id: int) -> int:
+    """``worker_init_fn`` that gives each ``DataLoader`` worker its own, reproducible random numbers.
+
+    PyTorch seeds ``torch``, ``random`` and NumPy's global generator in every worker from the seed
+    the loader draws from its ``generator`` (``base_seed + worker_id``): distinct across workers and,
+    with a seeded ``generator``, the same in every run. Random-number generator *objects* that the
+    dataset holds — a ``numpy.random.Generator`` or a ``random.Random`` in an attribute, in a wrapped
+    dataset or in a transform — are copied into every worker in the same state, so every worker would
+    draw the same "random" numbers. This re-seeds each of them from the worker's seed (and the global
+    ones too, as PyTorch's reproducibility notes recommend). Returns how many objects it re-seeded.
+    Use ``DataLoader(..., worker_init_fn=cu.seed_worker, generator=torch.Generator().manual_seed(0))``.
+
+    Taught in lesson 01.
+    """
+    info = torch.utils.data.get_worker_info()
+    if info is None:
+        raise RuntimeError("seed_worker: expected to run inside a DataLoader worker "
+                           "(pass it as DataLoader(..., num_workers=2, worker_init_fn=cu.seed_worker))")
+    if info.id != worker_id:
+        raise ValueError(f"worker_id: expected this worker's id {info.id}, got {describe(worker_id)}")
+    worker_seed = info.seed % 2**32
+    random.seed(worker_seed)
+    np.random.seed(worker_seed)
+    return _reseed_objects(info.dataset, info.seed)
+
+
+@dataclass(frozen=True)
+class LoaderTiming:
+    """What ``time_loader`` measured: one value per run, with the median and the quartiles of the speed.
+
+    Quote a timing as its median with its spread: the interquartile range (IQR, from the first to the
+    third quartile) holds the middle half of the runs, so one run slowed down by another program
+    moves neither end much.
+
+    Taught in lesson 01.
+    """
+
+    first_batch_s: tuple[float, ...]
+    images_per_s: tuple[float, ...]
+
+    def _quantile(self, values: tuple[float, ...], q: float) -> float:
+        return float(torch.quantile(torch.tensor(values, dtype=torch.float64), q))
+
+    @property
+    def median(self) -> float:
+        """Median images per second."""
+        return self._quantile(self.images_per_s, 0.5)
+
+    @property
+    def q1(self) -> float:
+        """First quartile of images per second (a quarter of the runs were slower)."""
+        return self._quantile(self.images_per_s, 0.25)
+
+    @property
+    def q3(self) -> float:
+        """Third quartile of images per second (a quarter of the runs were faster)."""
+        return self._quantile(self.images_per_s, 0.75)
+
+    @property
+    def iqr(self) -> float:
+        """Interquartile range of images per second, ``q3 - q1``."""
+        return self.q3 - self.q1
+
+    @property
+    def first_batch_median(self) -> float:
+        """Median seconds from ``iter(loader)`` to the first batch (worker start-up included)."""
+        return self._quantile(self.first_batch_s, 0.5)
+
+    def __str__(self) -> str:
+        return (f"{self.median:,.0f} images/s (IQR {self.q1:,.0f}–{self.q3:,.0f}, {len(self.images_per_s)} runs; "
+                f"first batch after {self.first_batch_median * 1e3:.0f} ms)")
+
+
+def _batch_length(batch: Any) -> int:
+    first = batch[0] if isinstance(batch, (tuple, list)) else batch
+    return len(first)
+
+
+def time_loader(
+    make_loader: Callable[[], Any],
+    num_images: int,
+    repeats: int = 5,
+    *,
+    min_batches: int = 16,
+    consume: Callable[[Any], Any] | None = None,
+) -> LoaderTiming:
+    """Time a loader ``repeats`` times: seconds to its first batch, then images per second after it.
+
+    ``make_loader()`` builds a fresh loader for every run (a new epoch, new workers). The first batch is
+    timed on its own, because it includes starting the worker processes; the speed is measured over the
+    batches after it, until at least ``num_images`` images and ``min_batches`` batches have arrived
+    (workers prepare a few batches ahead, which must not count). ``consume(batch)``, if given, runs on
+    every batch, e.g. copying it to the GPU; CUDA work is waited for before the clock stops. Counts
+    ``len(batch[0])`` images per ``(images, labels)`` batch.
+
+    Taught in lesson 01.
+    """
+    if not callable(make_loader):
+        raise TypeError(f"make_loader: expected a function that builds a loader, got {describe(make_loader)}")
+    require_positive_int("num_images", num_images)
+    require_positive_int("repeats", repeats)
+    require_positive_int("min_batches", min_batches)
+    if consume is not None and not callable(consume):
+        raise TypeError(f"consume: expected a function applied to each batch, got {describe(consume)}")
+    firsts, rates = [], []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        iterator = iter(make_loader())
+        try:
+            first = next(iterator)
+        except StopIteration:
+            raise ValueError("make_loader: expected a loader with at least one batch, got an empty one") from None
+        if consume is not None:
+            consume(first)
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+        ready = time.perf_counter()
+        seen = batches = 0
+        for batch in iterator:
+            if consume is not None:
+                consume(batch)
+            seen += _batch_length(batch)
+            batches += 1
+            if seen >= num_images and batches >= min_batches:
+                break
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+        stop = time.perf_counter()
+        del iterator  # stops worker processes, if any
+        if seen == 0:
+            raise ValueError("make_loader: expected a loader with at least two batches (the first is timed "
+                             "on its own), got one")
+        firsts.append(ready - start)
+        rates.append(seen / (stop - ready))
+    return LoaderTiming(tuple(firsts), tuple(rates))

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import matplotlib.pyplot as plt
@@ -30,6 +30,9 @@ __all__ = [
     "show_batch",
     "show_images",
     "show_predictions",
+    "describe_image",
+    "unnormalize",
+    "show_rows",
 ]
 
 RIGHT_COLOR = "#1a7f37"  # green
@@ -308,3 +311,110 @@ def show_predictions(
     shown, note = _limit(count, max_images)
     prepared = _prepare(image_list[:shown], mean, std, "images")
     return _image_grid(prepared, titles[:shown], ncols, colors=colors[:shown], suptitle=note)
+
+
+def describe_image(image: Any) -> str:
+    """One line about an image: its type, shape (or size and mode), dtype and value range.
+
+    For a PIL image: "PIL.Image W×H (W×H), mode RGB"; for a tensor or NumPy array: its type, shape,
+    dtype and smallest … largest value. Used to watch an image change step by step through a
+    preprocessing pipeline. Taught in lesson 02.
+    """
+    if hasattr(image, "getbands") and hasattr(image, "size") and hasattr(image, "mode"):  # a PIL image
+        return f"PIL.Image {image.size[0]}×{image.size[1]} (W×H), mode {image.mode}"
+    if not isinstance(image, (torch.Tensor, np.ndarray)):
+        raise TypeError(f"image: expected a PIL image, a tensor or a NumPy array, got {describe(image)}")
+    empty = image.size == 0 if isinstance(image, np.ndarray) else image.numel() == 0
+    if empty:
+        raise ValueError(f"image: expected a non-empty image, got {describe(image)}")
+    low, high = (float(image.min()), float(image.max()))
+    return f"{type(image).__name__} {tuple(image.shape)} {image.dtype}, values {low:.3g} … {high:.3g}"
+
+
+def unnormalize(
+    images: torch.Tensor, mean: Sequence[float] | torch.Tensor, std: Sequence[float] | torch.Tensor
+) -> torch.Tensor:
+    """Undo ``v2.Normalize(mean, std)``: ``images * std + mean`` per channel, for display.
+
+    ``images``: one floating-point image C×H×W or a batch N×C×H×W, on any device; ``mean`` and
+    ``std`` hold one value per channel (or one value for all), ``std`` > 0. Returns a new tensor
+    of the same shape, dtype and device (values are not clipped). Taught in lesson 02.
+    """
+    images = require_tensor("images", images, ndim=(3, 4))
+    if not images.is_floating_point():
+        raise TypeError(f"images: expected a floating-point (normalised) image, got {describe(images)}")
+    channels = images.shape[-3]
+    vectors = []
+    for name, values in (("mean", mean), ("std", std)):
+        if not isinstance(values, (Sequence, torch.Tensor, np.ndarray)) or isinstance(values, str):
+            raise TypeError(f"{name}: expected one number per channel (a list or a tensor), got {describe(values)}")
+        vector = torch.as_tensor(values, dtype=torch.float64).flatten()
+        if vector.numel() not in (1, channels):
+            wanted = "1 value for 1 channel" if channels == 1 else f"1 or {channels} values (one per channel)"
+            raise ValueError(f"{name}: expected {wanted}, got {vector.numel()}")
+        vectors.append(vector.reshape(-1, 1, 1))
+    mean_vector, std_vector = vectors
+    if not bool(torch.isfinite(mean_vector).all()):
+        raise ValueError(f"mean: expected finite values, got {mean_vector.flatten().tolist()}")
+    if not bool((std_vector > 0).all()) or not bool(torch.isfinite(std_vector).all()):
+        raise ValueError(f"std: expected finite values > 0, got {std_vector.flatten().tolist()}")
+    std_vector = std_vector.to(images.device, images.dtype)
+    mean_vector = mean_vector.to(images.device, images.dtype)
+    return images * std_vector + mean_vector
+
+
+def show_rows(
+    rows: Mapping[str, Sequence[Any]],
+    titles: Mapping[str, Sequence[str]] | None = None,
+    size: float = 1.45,
+) -> Figure:
+    """A grid with one row per entry of ``rows``: row name -> list of images, the name written on the left.
+
+    Images are C×H×W tensors (uint8 0–255 or float 0–1, clipped to [0, 1] for display; undo a
+    ``Normalize`` first with ``unnormalize``), H×W(×C) arrays or PIL images; rows may differ in
+    length. ``titles`` (optional) maps a row name to one small title per image of that row.
+    ``size`` is the size of one picture in inches. Taught in lesson 02.
+    """
+    if not isinstance(rows, Mapping) or not rows:
+        raise TypeError(f"rows: expected a non-empty dict of row name -> list of images, got {describe(rows)}")
+    if isinstance(size, bool) or not isinstance(size, (int, float)) or not 0 < size <= 10:
+        raise ValueError(f"size: expected inches per picture between 0 and 10, got {describe(size)}")
+    prepared: dict[str, list[np.ndarray]] = {}
+    for name, images in rows.items():
+        if isinstance(images, torch.Tensor) and images.ndim == 4:
+            images = list(images)
+        if isinstance(images, (str, torch.Tensor)) or not isinstance(images, Sequence) or not images:
+            raise TypeError(f"rows[{name!r}]: expected a non-empty list of images, got {describe(images)}")
+        chw = [_as_chw_float(image, f"rows[{name!r}][{i}]").clamp(0, 1) for i, image in enumerate(images)]
+        prepared[str(name)] = [image[0].numpy() if image.shape[0] == 1 else image.permute(1, 2, 0).numpy()
+                               for image in chw]
+    if titles is not None:
+        if not isinstance(titles, Mapping):
+            raise TypeError(f"titles: expected a dict of row name -> list of titles, got {describe(titles)}")
+        for name, row_titles in titles.items():
+            if name not in rows:
+                raise ValueError(f"titles: expected names of rows ({list(rows)}), got {name!r}")
+            _check_titles(f"titles[{name!r}]", row_titles, len(prepared[str(name)]))
+    ncols = max(len(images) for images in prepared.values())
+    fig, axes = plt.subplots(
+        len(prepared), ncols, figsize=(ncols * size + 1.2, len(prepared) * size * 1.08), squeeze=False
+    )
+    for r, (name, images) in enumerate(prepared.items()):
+        for c, ax in enumerate(axes[r]):
+            ax.set_xticks([])
+            ax.set_yticks([])
+            for spine in ax.spines.values():
+                spine.set_visible(False)
+            if c >= len(images):
+                continue
+            if images[c].ndim == 2:
+                ax.imshow(images[c], cmap="gray", vmin=0, vmax=1)
+            else:
+                ax.imshow(images[c])
+            if titles is not None and name in titles:
+                ax.set_title(str(titles[name][c]), fontsize=7)
+        axes[r, 0].set_ylabel(name, fontsize=8, rotation=0, ha="right", va="center")
+    fig.tight_layout()
+    plt.close(fig)
+    return fig
+

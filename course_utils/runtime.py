@@ -240,8 +240,12 @@ def setup_text(device: torch.device | str | None = None) -> str:
 def show_setup(device: torch.device | str | None = None) -> None:
     """Print the device, precision policy, image-file backend and run mode (every time it is called).
 
-    Returns None, so a notebook cell ending with it shows the text once, not twice.
+    Returns None, so a notebook cell ending with it shows the text once, not twice. In a notebook it
+    also lets Run All go on past unanswered exercises (``report_unanswered_exercises``).
 
     Taught in lesson 00.
     """
+    from .unanswered import report_unanswered_exercises
+
     print(setup_text(device))
+    report_unanswered_exercises()

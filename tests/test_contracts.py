@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -701,6 +702,103 @@ def _contracts(tmp: Path) -> list[Contract]:
             lambda **k: cu.results(**{"values": {"03.accuracy": 0.5}, **k}),
             [("values", [0.5], TypeError), ("labels", {"03.other": "x"}, ValueError)],
         ),
+        # calibration
+        Contract(
+            "calibration.reliability_curve",
+            lambda **k: cu.calibration.reliability_curve(
+                **{"probs": torch.tensor([[0.7, 0.3], [0.2, 0.8]]), "targets": torch.tensor([0, 1]), **k}
+            ),
+            [
+                ("probs", torch.tensor([0.5, 0.5]), ValueError),
+                ("probs", torch.tensor([[2.0, -1.0], [0.0, 1.0]]), ValueError),
+                ("probs", torch.tensor([[0.7, 0.7], [0.2, 0.8]]), ValueError),
+                ("targets", torch.tensor([0, 5]), ValueError),
+                ("n_bins", 0, ValueError),
+            ],
+        ),
+        Contract(
+            "calibration.expected_calibration_error",
+            lambda **k: cu.calibration.expected_calibration_error(
+                **{"probs": torch.tensor([[0.7, 0.3], [0.2, 0.8]]), "targets": torch.tensor([0, 1]), **k}
+            ),
+            [("targets", torch.tensor([0]), ValueError), ("n_bins", 1.5, ValueError), ("probs", [0.5], TypeError)],
+        ),
+        Contract(
+            "charts.plot_reliability_diagram",
+            lambda **k: cu.charts.plot_reliability_diagram(
+                **{"curves": cu.calibration.reliability_curve(torch.tensor([[0.7, 0.3]]), torch.tensor([0])), **k}
+            ),
+            [("curves", {}, TypeError), ("curves", torch.zeros(3), TypeError), ("title", 3, TypeError)],
+        ),
+        # plotting (lesson 02's helpers)
+        Contract(
+            "plotting.describe_image",
+            lambda **k: cu.plotting.describe_image(**{"image": torch.zeros(1, 2, 2), **k}),
+            [("image", [1], TypeError), ("image", torch.zeros(3, 0, 4), ValueError)],
+        ),
+        Contract(
+            "plotting.unnormalize",
+            lambda **k: cu.plotting.unnormalize(
+                **{"images": torch.zeros(3, 2, 2), "mean": [0.5] * 3, "std": [1.0] * 3, **k}
+            ),
+            [
+                ("images", torch.zeros(3, 2, 2, dtype=torch.uint8), TypeError),
+                ("images", torch.zeros(2, 2), ValueError),
+                ("mean", [0.5, 0.5], ValueError),
+                ("std", [0.0, 1.0, 1.0], ValueError),
+                ("mean", "0.5", TypeError),
+            ],
+        ),
+        Contract(
+            "plotting.show_rows",
+            lambda **k: cu.plotting.show_rows(**{"rows": {"a": [torch.zeros(1, 2, 2)]}, **k}),
+            [
+                ("rows", [], TypeError),
+                ("rows", {"a": []}, TypeError),
+                ("size", 0, ValueError),
+                ("titles", {"b": ["x"]}, ValueError),
+            ],
+        ),
+        # loaders (lesson 01's timing)
+        Contract(
+            "loaders.time_loader",
+            lambda **k: cu.loaders.time_loader(
+                **{
+                    "make_loader": lambda: [(torch.zeros(2, 1), 0)] * 3,
+                    "num_images": 2,
+                    "repeats": 1,
+                    "min_batches": 1,
+                    **k,
+                }
+            ),
+            [
+                ("make_loader", 3, TypeError),
+                ("num_images", 0, ValueError),
+                ("repeats", 0, ValueError),
+                ("min_batches", -1, ValueError),
+                ("consume", 3, TypeError),
+                ("make_loader", lambda: [], ValueError),
+            ],
+        ),
+        # messy_images
+        Contract(
+            "messy_images.write_phone_photo",
+            lambda **k: cu.messy_images.write_phone_photo(
+                **{"pixels": np.zeros((4, 6, 3), np.uint8), "path": tmp / "phone.jpg", **k}
+            ),
+            [
+                ("orientation", 5, ValueError),
+                ("quality", 0, ValueError),
+                ("path", 3, TypeError),
+                ("pixels", np.zeros((4, 6), np.uint8), ValueError),
+                ("pixels", np.zeros((4, 6, 3), np.float32), ValueError),
+            ],
+        ),
+        Contract(
+            "messy_images.make_messy_folder",
+            lambda **k: cu.messy_images.make_messy_folder(**{"root": tmp / "messy", **k}),
+            [("seed", -1, ValueError), ("root", 3, TypeError), ("root", tmp, FileExistsError)],
+        ),
         # standins
         Contract(
             "standins.standin_banner",
@@ -737,6 +835,13 @@ NO_CONTRACT = {
     "checkpoints.History": "a record made by fit",
     "checkpoints.load_resumable": "fit checks resume_path (tests/test_engine.py)",
     "checkpoints.save_resumable": "called by fit with its own objects",
+    "calibration.ReliabilityCurve": "a record made by reliability_curve",
+    "loaders.LoaderTiming": "a record made by time_loader",
+    "loaders.available_cpus": "takes no argument",
+    "loaders.seed_worker": "called by DataLoader workers; outside one it raises a RuntimeError saying so (tests/test_loaders.py)",
+    "messy_images.MessyFile": "a record made by make_messy_folder",
+    "messy_images.MessyFolder": "a record made by make_messy_folder",
+    "unanswered.report_unanswered_exercises": "takes no argument",
     "evaluation.ClassScores": "a record",
     "evaluation.ConfusedPair": "a record",
     "evaluation.EvaluationReport": "a record",

@@ -13,6 +13,7 @@ import importlib.metadata
 import json
 import re
 import sys
+
 try:
     import tomllib
 except ModuleNotFoundError:  # Python 3.10 (the oldest supported stack)
@@ -24,6 +25,18 @@ from packaging.requirements import Requirement
 
 ROOT = Path(__file__).resolve().parents[1]
 LOCAL = {"course_utils", "tools", "tests", "nbgrader_config"} | {p.stem for p in (ROOT / "tests").glob("*.py")}
+
+
+def _written_by_lessons() -> set[str]:
+    """Modules a lesson writes itself and then imports (lesson 01 writes random_draws.py for its workers)."""
+    written: set[str] = set()
+    for notebook in (ROOT / "solutions").glob("*/*.ipynb"):
+        text = notebook.read_text(encoding="utf-8")
+        written |= set(re.findall(r'\(\w+ / \\"(\w+)\.py\\"\)\.write_text\(', text))
+    return written
+
+
+LOCAL |= _written_by_lessons()
 # conda-forge names that differ from the PyPI distribution names.
 CONDA_NAMES = {"torch": "pytorch", "matplotlib": "matplotlib-base", "open-clip-torch": "open-clip-torch"}
 
@@ -85,8 +98,9 @@ def test_every_import_is_declared_in_pyproject_and_environment_yml() -> None:
     missing_py = sorted({d for d in distributions.values() if d not in declared})
     assert not missing_py, f"pyproject.toml: these imported packages are not declared: {missing_py}"
     # course_utils.image_io uses TorchCodec only where it loads; course_utils.pretrained_clip touches huggingface_hub (a
-    # dependency of open_clip) only to switch its telemetry off, and does without it
-    optional = {"torchcodec", "huggingface-hub"}
+    # dependency of open_clip) only to switch its telemetry off, and does without it; course_utils.unanswered imports
+    # IPython only inside a Jupyter kernel, which always has it (the lessons extra and environment.yml's ipykernel)
+    optional = {"torchcodec", "huggingface-hub", "ipython"}
     student = {d for d in _distributions(imported_modules(("course_utils",))).values()} - optional
     core = {_requirement_name(r) for r in project["dependencies"]}
     assert not sorted(student - core), f"pyproject.toml dependencies: course_utils imports {sorted(student - core)}"
@@ -112,8 +126,9 @@ def test_students_get_ranges_and_no_grading_tools() -> None:
 @pytest.mark.maintainer_stack  # the installed versions are the lock's only in the maintainers' environment
 def test_lock_pins_every_declared_dependency() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
-    requirements = list(project["dependencies"]) + [r for extra in project["optional-dependencies"].values()
-                                                    for r in extra if not r.startswith("course-utils")]
+    requirements = list(project["dependencies"]) + [
+        r for extra in project["optional-dependencies"].values() for r in extra if not r.startswith("course-utils")
+    ]
     pinned = {}
     for line in (ROOT / "requirements-lock.txt").read_text(encoding="utf-8").splitlines():
         if "==" in line and not line.startswith("#"):

@@ -51,7 +51,7 @@ from tools.course import (
     source_text,
 )
 from tools.regenerate import compare_trees
-from tools.run_lessons import unexpected_errors
+from tools.run_lessons import UNANSWERED_NOTICE, unanswered_cells, unexpected_errors
 
 # nbgrader generation and grading: the maintainers' environment only (not the oldest stack)
 pytestmark = pytest.mark.maintainer_stack
@@ -142,6 +142,24 @@ class _GradingProofs:
         problems, exercise_errors = unexpected_errors(sub.notebook, student=True)
         assert not problems, "the unanswered student notebook failed outside its exercises:\n" + "\n".join(problems)
         assert exercise_errors > 0, "the unanswered student notebook raised no exercise error at all"
+
+    def test_c_unanswered_exercises_still_raise_under_nbgrader(self, run: GradingRun) -> None:
+        """A student's Run All goes on past unanswered exercises (course_utils.unanswered); nbgrader's does not
+        (NBGRADER_EXECUTION is set): every test cell of the autograded release shows its error, the stub's
+        NotImplementedError among them, nothing is reported as not answered, and the feedback shows the error."""
+        sub = run.submissions.get("release")
+        assert sub is not None and sub.notebook is not None, tail(run.autograde_log)
+        assert not unanswered_cells(sub.notebook), "the grader's run reported unanswered exercises instead of failing"
+        errors = {grade_id(c): [o for o in c.get("outputs", []) if o.get("output_type") == "error"]
+                  for c in sub.notebook.cells if is_grade_cell(c)}
+        assert all(errors.values()), f"test cells without an error: {[k for k, v in errors.items() if not v]}"
+        stub = [k for k, v in errors.items() if any(o.get("ename") == "NotImplementedError"
+                                                    and "Exercise not done yet" in str(o.get("evalue")) for o in v)]
+        assert stub, "no test cell of the unanswered release shows the stub's NotImplementedError"
+        report = run.course / "grading" / "feedback" / "release" / self.lesson / f"{self.lesson}.html"
+        assert run.feedback_rc == 0 and report.exists(), tail(run.tools_log)
+        text = html.unescape(re.sub(r"<[^>]+>", "", report.read_text(encoding="utf-8")))
+        assert "NotImplementedError" in text and "Exercise not done yet" in text and UNANSWERED_NOTICE not in text
 
     def test_c_autograded_runs_leave_no_temporary_files(self, run: GradingRun) -> None:
         """Every command of the run (the autograde of all three students included) had TMPDIR set to one

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -134,3 +135,163 @@ def test_make_dataloaders_rejects_bad_input(tmp_path: Path) -> None:
     cu.export_image_folder(images, torch.tensor([0, 1]), ["a", "c"], tmp_path / "ac")
     with pytest.raises(ValueError, match="test_data: expected the same classes as train_data"):
         cu.make_dataloaders(tmp_path / "ab", tmp_path / "ac")
+
+
+# ---------------------------------------------------------------- available_cpus, seed_worker, time_loader
+
+
+def test_available_cpus_uses_the_affinity_mask_and_falls_back_to_cpu_count(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    from course_utils import loaders
+
+    if hasattr(os, "sched_getaffinity"):
+        assert cu.available_cpus() == len(os.sched_getaffinity(0))
+        monkeypatch.setattr(loaders.os, "sched_getaffinity", lambda pid: {0, 3, 5})
+        assert cu.available_cpus() == 3
+        monkeypatch.delattr(loaders.os, "sched_getaffinity")
+    monkeypatch.setattr(loaders.os, "cpu_count", lambda: 12)
+    assert cu.available_cpus() == 12
+    monkeypatch.setattr(loaders.os, "cpu_count", lambda: None)  # "undetermined"
+    assert cu.available_cpus() == 1
+
+
+class _OwnGenerators(torch.utils.data.Dataset):
+    """Each sample: a draw from the dataset's own NumPy generator, from its random.Random and from torch."""
+
+    def __init__(self, n: int = 8) -> None:
+        import random
+
+        import numpy as np
+
+        self.n = n
+        self.rng = np.random.default_rng(0)
+        self.parts = {"python": random.Random(0)}  # found inside a dict too
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        return torch.tensor([self.rng.random(), self.parts["python"].random(), torch.rand(()).item()],
+                            dtype=torch.float64)
+
+
+class _NoiseTransform:
+    """A transform holding its own NumPy generator, as augmentation code often does."""
+
+    def __init__(self) -> None:
+        import numpy as np
+
+        self.rng = np.random.default_rng(7)
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        return x + float(self.rng.normal())
+
+
+def _worker_batches(dataset: torch.utils.data.Dataset, seed: int, init: object) -> list[torch.Tensor]:
+    """Batches of 2 from 2 workers: batches 0 and 2 come from worker 0, batches 1 and 3 from worker 1."""
+    from torch.utils.data import DataLoader
+
+    loader = DataLoader(dataset, batch_size=2, num_workers=2, worker_init_fn=init,  # type: ignore[arg-type]
+                        generator=torch.Generator().manual_seed(seed), multiprocessing_context="fork")
+    return [batch.clone() if isinstance(batch, torch.Tensor) else batch[0].clone() for batch in loader]
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="fork is not available on Windows")
+def test_without_seed_worker_every_worker_copies_the_datasets_own_generators() -> None:
+    batches = _worker_batches(_OwnGenerators(), seed=0, init=None)
+    assert torch.equal(batches[0][:, :2], batches[1][:, :2])  # NumPy and random.Random objects: the same draws
+    assert not torch.equal(batches[0][:, 2], batches[1][:, 2])  # torch is seeded per worker by PyTorch
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="fork is not available on Windows")
+def test_seed_worker_gives_distinct_streams_across_workers_and_the_same_in_every_run() -> None:
+    first = _worker_batches(_OwnGenerators(), seed=0, init=cu.seed_worker)
+    again = _worker_batches(_OwnGenerators(), seed=0, init=cu.seed_worker)
+    other = _worker_batches(_OwnGenerators(), seed=1, init=cu.seed_worker)
+    for column in range(3):
+        assert not torch.equal(first[0][:, column], first[1][:, column]), f"column {column}: workers agree"
+    assert all(torch.equal(a, b) for a, b in zip(first, again))
+    assert not any(torch.equal(a, b) for a, b in zip(first, other))
+    # a generator held by a transform of a wrapped dataset is found as well
+    wrapped = cu.TransformedDataset(TensorDataset(torch.zeros(8), torch.zeros(8)), _NoiseTransform())
+    noisy = _worker_batches(wrapped, seed=0, init=cu.seed_worker)
+    assert not torch.equal(noisy[0], noisy[1])
+    assert torch.equal(_worker_batches(wrapped, seed=0, init=None)[0], _worker_batches(wrapped, seed=0, init=None)[1])
+
+
+def test_seed_worker_reseeds_the_objects_it_finds_and_refuses_to_run_outside_a_worker(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import numpy as np
+
+    from course_utils import loaders
+
+    with pytest.raises(RuntimeError, match="seed_worker: expected to run inside a DataLoader worker"):
+        cu.seed_worker(0)
+    dataset = _OwnGenerators()
+    info = torch.utils.data._utils.worker.WorkerInfo(id=1, num_workers=2, seed=12345, dataset=dataset)
+    monkeypatch.setattr(loaders.torch.utils.data, "get_worker_info", lambda: info)
+    assert cu.seed_worker(1) == 2
+    expected = np.random.Generator(np.random.PCG64(np.random.SeedSequence([12345, 0]))).random()
+    assert dataset.rng.random() == expected
+    with pytest.raises(ValueError, match="worker_id: expected this worker's id 1, got int 0"):
+        cu.seed_worker(0)
+
+
+def test_loader_timing_reports_median_and_quartiles() -> None:
+    timing = cu.loaders.LoaderTiming(first_batch_s=(0.1, 0.3, 0.2), images_per_s=(500.0, 100.0, 300.0, 200.0, 400.0))
+    assert (timing.median, timing.q1, timing.q3, timing.iqr) == (300.0, 200.0, 400.0, 200.0)
+    assert timing.first_batch_median == pytest.approx(0.2)
+    assert str(timing) == "300 images/s (IQR 200–400, 5 runs; first batch after 200 ms)"
+
+
+class _CountingLoader:
+    """Yields `n` batches of 4 images and remembers how many were taken."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.taken = 0
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        for _ in range(self.n):
+            self.taken += 1
+            yield torch.zeros(4, 1, 2, 2), torch.zeros(4, dtype=torch.int64)
+
+
+def test_time_loader_times_the_first_batch_apart_and_stops_after_enough_images(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from course_utils import loaders
+
+    clock = iter(range(100))
+    monkeypatch.setattr(loaders.time, "perf_counter", lambda: float(next(clock)))
+    made: list[_CountingLoader] = []
+    consumed: list[int] = []
+
+    def make() -> _CountingLoader:
+        made.append(_CountingLoader(50))
+        return made[-1]
+
+    timing = cu.time_loader(make, num_images=10, repeats=2, min_batches=2,
+                            consume=lambda b: consumed.append(len(b[0])))
+    # per run: the first batch, then 3 batches (12 images >= 10, 3 batches >= 2); clock: start, ready, stop
+    assert [loader.taken for loader in made] == [4, 4]
+    assert consumed == [4] * 8
+    assert timing.first_batch_s == (1.0, 1.0) and timing.images_per_s == (12.0, 12.0)
+    made.clear()
+    timing = cu.time_loader(make, num_images=1, repeats=1, min_batches=5)
+    assert made[0].taken == 6 and timing.images_per_s == (20.0,)
+
+
+def test_time_loader_rejects_bad_input() -> None:
+    with pytest.raises(TypeError, match="make_loader: expected a function that builds a loader"):
+        cu.time_loader([1, 2], num_images=4)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="num_images: expected an integer >= 1, got int 0"):
+        cu.time_loader(lambda: _CountingLoader(3), num_images=0)
+    with pytest.raises(ValueError, match="repeats: expected an integer >= 1"):
+        cu.time_loader(lambda: _CountingLoader(3), num_images=4, repeats=0)
+    with pytest.raises(TypeError, match="consume: expected a function applied to each batch"):
+        cu.time_loader(lambda: _CountingLoader(3), num_images=4, consume=3)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="make_loader: expected a loader with at least one batch, got an empty one"):
+        cu.time_loader(lambda: _CountingLoader(0), num_images=4)
+    with pytest.raises(ValueError, match="expected a loader with at least two batches"):
+        cu.time_loader(lambda: _CountingLoader(1), num_images=4)

@@ -361,3 +361,103 @@ def test_show_predictions_rejects_mismatches():
         show_predictions(images, preds, targets, None, probs=torch.rand(2, 1))
     with pytest.raises(TypeError, match="probs: expected dtype"):
         show_predictions(images, preds, targets, NAMES, probs=torch.ones(2, 3, dtype=torch.int64))
+
+
+# ---------------------------------------------------------------- lesson 02: describe_image, unnormalize, show_rows
+
+
+def test_describe_image_for_pil_tensors_and_arrays():
+    from course_utils.plotting import describe_image
+
+    assert describe_image(Image.new("RGB", (30, 20))) == "PIL.Image 30×20 (W×H), mode RGB"
+    assert describe_image(Image.new("L", (5, 7))) == "PIL.Image 5×7 (W×H), mode L"
+    image = torch.tensor([[[0, 255], [7, 12]]], dtype=torch.uint8)
+    assert describe_image(image) == "Tensor (1, 2, 2) torch.uint8, values 0 … 255"
+    assert describe_image(np.array([[0.5, -1.25]], dtype=np.float32)) == "ndarray (1, 2) float32, values -1.25 … 0.5"
+    assert describe_image(torch.full((3, 2, 2), 1 / 3)) == "Tensor (3, 2, 2) torch.float32, values 0.333 … 0.333"
+    with pytest.raises(TypeError, match="image: expected a PIL image, a tensor or a NumPy array, got list"):
+        describe_image([1, 2])
+    with pytest.raises(ValueError, match="image: expected a non-empty image"):
+        describe_image(torch.zeros(3, 0, 4))
+
+
+def test_unnormalize_undoes_normalize_for_one_image_and_a_batch():
+    from torchvision.transforms import v2
+
+    from course_utils.plotting import unnormalize
+
+    mean, std = [0.5, 0.25, 0.125], [0.5, 2.0, 4.0]
+    image = torch.rand(3, 5, 4, generator=torch.Generator().manual_seed(0))
+    normalised = v2.Normalize(mean, std)(image)
+    torch.testing.assert_close(unnormalize(normalised, mean, std), image)
+    batch = torch.stack([normalised, normalised.flip(-1)])
+    torch.testing.assert_close(unnormalize(batch, torch.tensor(mean), tuple(std)), torch.stack([image, image.flip(-1)]))
+    # by hand: one channel, one value for all channels, float64 kept
+    out = unnormalize(torch.tensor([[[-1.0, 0.0, 2.0]]], dtype=torch.float64), [0.25], [0.5])
+    assert out.dtype == torch.float64 and out.tolist() == [[[-0.25, 0.25, 1.25]]]
+    assert unnormalize(torch.zeros(3, 1, 1), [0.5], [2.0]).flatten().tolist() == [0.5, 0.5, 0.5]
+    assert normalised.equal(v2.Normalize(mean, std)(image))  # the input is not modified
+
+
+@pytest.mark.parametrize(
+    "images, mean, std, error, message",
+    [
+        (torch.zeros(3, 4, 4, dtype=torch.uint8), [0.5] * 3, [0.2] * 3, TypeError, "images: expected a floating-point"),
+        (torch.zeros(4, 4), [0.5], [0.2], ValueError, "images: expected a 3 or 4-dimensional tensor"),
+        (np.zeros((3, 4, 4)), [0.5], [0.2], TypeError, "images: expected a torch.Tensor"),
+        (torch.zeros(3, 4, 4), [0.5, 0.5], [0.2] * 3, ValueError, "mean: expected 1 or 3 values .one per channel.,"),
+        (torch.zeros(2, 1, 4, 4), [0.5], [0.2, 0.3], ValueError, "std: expected 1 value for 1 channel, got 2"),
+        (torch.zeros(3, 4, 4), [0.5] * 3, [0.2, 0.0, 0.1], ValueError, r"std: expected finite values > 0"),
+        (torch.zeros(3, 4, 4), [0.5, float("nan"), 0.1], [0.2] * 3, ValueError, "mean: expected finite values"),
+        (torch.zeros(3, 4, 4), None, [0.2] * 3, TypeError, "mean: expected one number per channel"),
+    ],
+)
+def test_unnormalize_rejects_bad_input(images, mean, std, error, message):
+    from course_utils.plotting import unnormalize
+
+    with pytest.raises(error, match=message):
+        unnormalize(images, mean, std)
+
+
+def test_show_rows_one_row_per_entry_with_names_and_titles(tmp_path):
+    from course_utils.plotting import show_rows
+
+    grey = torch.randint(0, 256, (3, 1, 6, 6), dtype=torch.uint8)
+    colour = [torch.rand(3, 5, 7), np.zeros((5, 7, 3), dtype=np.uint8)]
+    fig = show_rows({"grey\nrow": grey, "colour": colour}, titles={"colour": ["a", "b"]}, size=1.0)
+    save_png(fig, tmp_path)
+    assert len(fig.axes) == 6  # 2 rows × 3 columns (the longest row)
+    assert len(image_axes(fig)) == 5  # the colour row has an empty third slot
+    assert [fig.axes[i].get_ylabel() for i in (0, 3)] == ["grey\nrow", "colour"]
+    assert [ax.get_title() for ax in fig.axes] == ["", "", "", "a", "b", ""]
+    np.testing.assert_allclose(np.asarray(fig.axes[0].images[0].get_array()), grey[0, 0].numpy() / 255, rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(fig.axes[3].images[0].get_array()), colour[0].permute(1, 2, 0).numpy())
+    assert fig.get_size_inches().tolist() == pytest.approx([3 * 1.0 + 1.2, 2 * 1.0 * 1.08])
+
+
+def test_show_rows_clips_values_outside_zero_to_one():
+    from course_utils.plotting import show_rows
+
+    fig = show_rows({"noisy": [torch.tensor([[[-0.5, 0.25, 1.5]]])]})
+    assert np.asarray(fig.axes[0].images[0].get_array()).tolist() == [[0.0, 0.25, 1.0]]
+
+
+@pytest.mark.parametrize(
+    "rows, kwargs, error, message",
+    [
+        ({}, {}, TypeError, "rows: expected a non-empty dict"),
+        ([torch.zeros(1, 4, 4)], {}, TypeError, "rows: expected a non-empty dict"),
+        ({"a": []}, {}, TypeError, r"rows\['a'\]: expected a non-empty list of images"),
+        ({"a": torch.zeros(1, 4, 4)}, {}, TypeError, r"rows\['a'\]: expected a non-empty list of images"),
+        ({"a": [torch.zeros(2, 4, 4)]}, {}, ValueError, r"rows\['a'\]\[0\]: expected an image C×H×W with 1 or 3"),
+        ({"a": [torch.zeros(1, 4, 4)]}, {"titles": {"b": ["x"]}}, ValueError, "titles: expected names of rows"),
+        ({"a": [torch.zeros(1, 4, 4)]}, {"titles": {"a": ["x", "y"]}}, ValueError, r"titles\['a'\]: expected 1 titles"),
+        ({"a": [torch.zeros(1, 4, 4)]}, {"titles": ["x"]}, TypeError, "titles: expected a dict"),
+        ({"a": [torch.zeros(1, 4, 4)]}, {"size": 0}, ValueError, "size: expected inches per picture"),
+    ],
+)
+def test_show_rows_rejects_bad_input(rows, kwargs, error, message):
+    from course_utils.plotting import show_rows
+
+    with pytest.raises(error, match=message):
+        show_rows(rows, **kwargs)

@@ -4,13 +4,18 @@
     python -m tools.run_lessons --solutions            # the instructor notebooks instead
     python -m tools.run_lessons --full --json t.json   # full mode (e.g. on a GPU), times as JSON
     python -m tools.run_lessons 03_mlp_vs_tinyvgg      # some lessons only
+    python -m tools.run_lessons --stop-at-unanswered   # student notebooks with the stubs' tracebacks
 
 Needs only nbclient and ipykernel (not nbgrader), so it runs on every supported stack: CI uses
 it on the oldest one, and it is the one script to run on a GPU machine. Each notebook runs in a
 scratch copy of its folder (lessons write files next to themselves). A solution notebook must
-run without any error; a student notebook may fail only in its exercises: an answer cell with
-``NotImplementedError`` and the test cells after the first answer cell. ``COURSE_QUICK=1`` is set
-unless ``--full``; ``COURSE_ALLOW_STANDINS=1`` is set unless ``--no-standins`` (no internet here).
+run without any error. A student notebook runs as "Run All" does for a student
+(``course_utils.unanswered``): an unanswered exercise is reported ("Not answered yet") and the lesson
+goes on, so it must run without any error, every cell's execute reply "ok", and report at least one
+unanswered exercise. With ``--stop-at-unanswered`` (``COURSE_STOP_AT_UNANSWERED=1``: the stubs raise as
+under nbgrader) it may fail only in its exercises: an answer cell with ``NotImplementedError`` and the
+test cells after the first answer cell. ``COURSE_QUICK=1`` is set unless ``--full``;
+``COURSE_ALLOW_STANDINS=1`` is set unless ``--no-standins`` (no internet here).
 Exit status 1 when any notebook failed outside its exercises.
 """
 
@@ -43,6 +48,10 @@ from tools.course import (
     source_text,
 )
 
+#: How course_utils.unanswered starts the line that replaces an unanswered exercise's traceback.
+UNANSWERED_NOTICE = "Not answered yet:"
+STOP_ENV = "COURSE_STOP_AT_UNANSWERED"
+
 
 @dataclass(frozen=True)
 class LessonRun:
@@ -54,14 +63,16 @@ class LessonRun:
     seconds: float
     problems: list[str]
     exercise_errors: int
+    unanswered: tuple[int, ...] = ()  # the cells that reported "Not answered yet" (none with stop_at_unanswered)
 
 
 def unexpected_errors(nb: NotebookNode, *, student: bool) -> tuple[list[str], int]:
     """Errors in an executed notebook that are not an unanswered exercise, and how many exercise errors.
 
-    In a student notebook an answer cell may raise ``NotImplementedError`` and a test cell after
-    the first answer cell may fail (it tests an unanswered exercise); nothing else may fail, and
-    every non-empty code cell must have run.
+    ``student``: a student notebook executed with the stubs raising (as nbgrader runs it, or with
+    ``COURSE_STOP_AT_UNANSWERED=1``), where an answer cell may raise ``NotImplementedError`` and a test
+    cell after the first answer cell may fail (it tests an unanswered exercise). Nothing else may fail,
+    and every non-empty code cell must have run.
     """
     problems: list[str] = []
     exercise_errors = 0
@@ -86,13 +97,27 @@ def unexpected_errors(nb: NotebookNode, *, student: bool) -> tuple[list[str], in
     return problems, exercise_errors
 
 
-def lesson_env(*, full: bool, standins: bool, root: Path = REPO_ROOT) -> dict[str, str]:
-    """The environment the kernels get: run mode, stand-ins, this clone's course_utils on PYTHONPATH."""
-    env = {k: v for k, v in os.environ.items() if k not in ("COURSE_QUICK", "COURSE_ALLOW_STANDINS")}
+def unanswered_cells(nb: NotebookNode) -> list[int]:
+    """Indices of the cells of an executed notebook that reported an unanswered exercise (and were skipped)."""
+    return [i for i, cell in enumerate(nb.cells) if cell.cell_type == "code"
+            and any(out.get("output_type") == "stream" and UNANSWERED_NOTICE in str(out.get("text", ""))
+                    for out in cell.get("outputs", []))]
+
+
+def lesson_env(*, full: bool, standins: bool, root: Path = REPO_ROOT,
+               stop_at_unanswered: bool = False) -> dict[str, str]:
+    """The environment the kernels get: run mode, stand-ins, this clone's course_utils on PYTHONPATH.
+
+    ``stop_at_unanswered`` sets ``COURSE_STOP_AT_UNANSWERED=1``: an unanswered exercise raises (with its
+    traceback) as under nbgrader, instead of being reported as "Not answered yet".
+    """
+    env = {k: v for k, v in os.environ.items() if k not in ("COURSE_QUICK", "COURSE_ALLOW_STANDINS", STOP_ENV)}
     if not full:
         env["COURSE_QUICK"] = "1"
     if standins:
         env["COURSE_ALLOW_STANDINS"] = "1"
+    if stop_at_unanswered:
+        env[STOP_ENV] = "1"
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(root), os.environ.get("PYTHONPATH", "")) if p)
     env.setdefault("MPLBACKEND", "Agg")
     env.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
@@ -100,9 +125,13 @@ def lesson_env(*, full: bool, standins: bool, root: Path = REPO_ROOT) -> dict[st
 
 
 def run_notebook(lesson: str, *, student: bool = True, full: bool = False, standins: bool = True,
-                 cell_timeout: int = 900, root: Path = REPO_ROOT,
-                 env: Mapping[str, str] | None = None) -> LessonRun:
-    """Execute one lesson's student (or solution) notebook in a scratch copy; never raises for cell errors."""
+                 cell_timeout: int = 900, root: Path = REPO_ROOT, env: Mapping[str, str] | None = None,
+                 stop_at_unanswered: bool = False) -> LessonRun:
+    """Execute one lesson's student (or solution) notebook in a scratch copy; never raises for cell errors.
+
+    A student notebook runs as Run All does for a student: unanswered exercises reported, no error
+    allowed, unless ``stop_at_unanswered`` (the stubs raise, as under nbgrader: errors allowed in exercises).
+    """
     from nbclient import NotebookClient
 
     folder = root / (RELEASE_DIR if student else SOURCE_DIR) / lesson
@@ -112,11 +141,18 @@ def run_notebook(lesson: str, *, student: bool = True, full: bool = False, stand
         nb = read_notebook(work / f"{lesson}.ipynb")
         saved = dict(os.environ)
         os.environ.clear()
-        os.environ.update(env or lesson_env(full=full, standins=standins, root=root))
+        os.environ.update(env or lesson_env(full=full, standins=standins, root=root,
+                                            stop_at_unanswered=stop_at_unanswered))
+        replied_error: list[int] = []
+
+        def on_cell_executed(cell: NotebookNode, cell_index: int, execute_reply: dict) -> None:
+            if execute_reply.get("content", {}).get("status") != "ok":
+                replied_error.append(cell_index)
+
         start = time.perf_counter()
         try:
             client = NotebookClient(nb, timeout=cell_timeout, kernel_name="python3", allow_errors=True,
-                                    resources={"metadata": {"path": str(work)}})
+                                    resources={"metadata": {"path": str(work)}}, on_cell_executed=on_cell_executed)
             client.execute()
             crash = None
         except Exception as error:  # noqa: BLE001 - a dead kernel or a cell time-out is reported, not raised
@@ -125,11 +161,18 @@ def run_notebook(lesson: str, *, student: bool = True, full: bool = False, stand
             seconds = time.perf_counter() - start
             os.environ.clear()
             os.environ.update(saved)
-    problems, exercise_errors = unexpected_errors(nb, student=student)
+    problems, exercise_errors = unexpected_errors(nb, student=student and stop_at_unanswered)
+    if not (student and stop_at_unanswered):  # every reply must be "ok", or Run All would stop there
+        problems += [f"cell {i} ({(source_text(nb.cells[i]).splitlines() or [''])[0][:60]!r}): the kernel replied "
+                     "'error' (Run All stops there)" for i in replied_error
+                     if not any(o.get("output_type") == "error" for o in nb.cells[i].get("outputs", []))]
+    skipped = unanswered_cells(nb)
+    if skipped and not student:
+        problems += [f"cell {i} reported an unanswered exercise in the solution notebook" for i in skipped]
     if crash:
         problems.insert(0, crash)
     return LessonRun(lesson, "student" if student else "solution", "full" if full else "quick",
-                     round(seconds, 1), problems, exercise_errors)
+                     round(seconds, 1), problems, exercise_errors, tuple(skipped))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -139,6 +182,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--solutions", action="store_true", help="run solutions/ instead of the student notebooks")
     parser.add_argument("--full", action="store_true", help="full mode (default: quick mode, COURSE_QUICK=1)")
     parser.add_argument("--no-standins", action="store_true", help="fail where a download fails (needs internet)")
+    parser.add_argument("--stop-at-unanswered", action="store_true",
+                        help=f"student notebooks: unanswered exercises raise, as under nbgrader ({STOP_ENV}=1)")
     parser.add_argument("--cell-timeout", type=int, default=900, help="seconds per cell (default 900)")
     parser.add_argument("--json", type=Path, help="also write the results to this JSON file")
     args = parser.parse_args(argv)
@@ -146,10 +191,13 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     for lesson in lessons:
         result = run_notebook(lesson, student=not args.solutions, full=args.full, standins=not args.no_standins,
-                              cell_timeout=args.cell_timeout)
+                              cell_timeout=args.cell_timeout, stop_at_unanswered=args.stop_at_unanswered)
+        if result.edition == "student" and not args.stop_at_unanswered and not result.unanswered:
+            result.problems.append("no cell reported an unanswered exercise, though none is answered")
         results.append(result)
         verdict = "ok" if not result.problems else "FAILED"
         extra = f", {result.exercise_errors} exercise errors as expected" if result.exercise_errors else ""
+        extra += f", {len(result.unanswered)} cells skipped as not answered yet" if result.unanswered else ""
         print(f"{lesson:28s} {result.edition:8s} {result.mode:5s} {result.seconds:7.1f} s  {verdict}{extra}", flush=True)
         for problem in result.problems:
             print("    " + problem, flush=True)

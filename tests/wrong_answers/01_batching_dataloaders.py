@@ -88,6 +88,59 @@ def evaluate(model, dataset, batch_size):
     return (predictions == torch.cat(labels)).double().mean(), predictions
 '''
 
+CSV_MODULE = '''
+class CsvImageDataset(Dataset):
+    def __init__(self, csv_path, image_dir, transform=None, skip=()):
+        import csv
+        with open(csv_path, newline="", encoding="utf-8") as handle:
+            rows = list(csv.DictReader(handle))
+        self.classes = sorted({row["label"] for row in rows})
+        self.class_to_idx = {name: index for index, name in enumerate(self.classes)}
+        self.samples = []
+        for row in rows:
+            if row["filename"] in skip:
+                continue
+            path = Path(image_dir) / row["filename"]
+            if not path.exists():
+                raise ValueError(f"no file for the row {row['filename']}")
+            self.samples.append((path, self.class_to_idx[row["label"]]))
+        self.transform = transform
+
+    def __len__(self):
+        return len(self.samples)
+
+    def __getitem__(self, index):
+        path, label = self.samples[index]
+        image = read_rgb(path)
+        return (self.transform(image) if self.transform else image), label
+'''
+
+CSV_HEADER_AS_DATA = CSV_MODULE.replace("list(csv.DictReader(handle))",
+                                        "[dict(zip(('filename', 'label'), row)) for row in csv.reader(handle)]")
+
+CSV_CLASSES_OF_KEPT_ROWS = CSV_MODULE.replace(
+    '        self.classes = sorted({row["label"] for row in rows})\n',
+    '        self.classes = sorted({row["label"] for row in rows if row["filename"] not in skip})\n')
+
+CSV_CHECKS_SKIPPED_ROWS = CSV_MODULE.replace(
+    '''            if row["filename"] in skip:
+                continue
+            path = Path(image_dir) / row["filename"]
+            if not path.exists():
+                raise ValueError(f"no file for the row {row['filename']}")
+''', '''            path = Path(image_dir) / row["filename"]
+            if not path.exists():
+                raise ValueError(f"no file for the row {row['filename']}")
+            if row["filename"] in skip:
+                continue
+''')
+
+CSV_READS_IN_INIT = CSV_MODULE.replace(
+    "        self.transform = transform\n",
+    "        self.transform = transform\n        self.images = [read_rgb(path) for path, _ in self.samples]\n").replace(
+    "        image = read_rgb(path)\n", "        image = self.images[index]\n")
+
+
 ANSWERS = {
     "ex1_iterations_per_epoch": [
         Answer("ignores drop_last", edits=(("if drop_last or remainder == 0:", "if remainder == 0:"),)),
@@ -148,5 +201,29 @@ ANSWERS = {
         Answer("a second pass over the loader for the labels", EVALUATE_TWO_PASSES),
         Answer("batch accuracies weighted by batch size (correct too)", EVALUATE_WEIGHTED_BATCHES, correct=True),
         Answer("batches built by hand, no DataLoader (correct too)", EVALUATE_NO_LOADER, correct=True),
+    ],
+    "ex7_csv_dataset": [
+        Answer("classes in the order they first appear", edits=(
+            ('self.classes = sorted(table["label"].unique())', 'self.classes = list(table["label"].unique())'),)),
+        Answer("classes of the kept rows only", CSV_CLASSES_OF_KEPT_ROWS),
+        Answer("the header line read as a row", CSV_HEADER_AS_DATA),
+        Answer("ignores skip", edits=(("            if filename in skip:", "            if False:"),)),
+        Answer("label as the class name", edits=(("self.samples.append((path, self.class_to_idx[label]))",
+                                                  "self.samples.append((path, label))"),)),
+        Answer("label as a tensor", edits=(("        return image, label",
+                                            "        return image, torch.tensor(label)"),)),
+        Answer("paths as strings", edits=(("path = Path(image_dir) / filename",
+                                           "path = os.path.join(image_dir, filename)"),
+                                          ("if not path.is_file():", "if not os.path.isfile(path):"))),
+        Answer("cu.decode_image: no EXIF, transparency dropped", edits=(("image = read_rgb(path)",
+                                                                         "image = cu.decode_image(str(path))"),)),
+        Answer("ignores the transform", edits=(("            image = self.transform(image)", "            pass"),)),
+        Answer("reads every image in __init__", CSV_READS_IN_INIT),
+        Answer("no check for missing files", edits=(("if not path.is_file():", "if False:"),)),
+        Answer("checks the skipped rows too", CSV_CHECKS_SKIPPED_ROWS),
+        Answer("the csv module (correct too)", CSV_MODULE, correct=True),
+        Answer("classes from a set, skip as a set (correct too)", edits=(
+            ('self.classes = sorted(table["label"].unique())', 'self.classes = sorted(set(table["label"]))'),
+            ("skip = set(skip)", "skip = frozenset(skip)")), correct=True),
     ],
 }
