@@ -26,6 +26,7 @@ Lessons import it as ``import course_utils as cu``. Each module has one job:
 * ``checks``     – assertions with clear messages for the lessons' test cells
 * ``references`` – a result printed beside the recorded full-mode reference results
 * ``model_files`` – use your model: save it with what it needs, load it back, classify a file you bring
+* ``class_overlap`` – which of your classes (e.g. Pet breeds) are already ImageNet-1K classes
 
 Every name below is imported lazily (PEP 562): ``import course_utils`` loads no submodule, and
 ``cu.fit`` imports ``engine`` the first time it is used. So a lesson that needs only the data
@@ -64,12 +65,13 @@ EXPORTS: dict[str, tuple[str, ...]] = {
     "evaluation": ("classification_report", "evaluate", "most_confused_pairs"),
     "plotting": ("show_augmentations", "show_batch", "show_images", "show_predictions"),
     "charts": ("plot_confusion_matrix", "plot_history"),
-    "model_files": (),
+    "model_files": ("ModelCard", "classify_file", "load_classifier", "save_classifier"),
     "contrastive": ("clip_loss", "cosine_logits", "ensemble_class_embeddings", "fit_linear_probe", "linear_probe",
                     "zero_shot_classify"),
     "pretrained_clip": ("clip_preprocess", "encode_images", "encode_texts", "load_clip", "zero_shot_classifier"),
     "tiny_clip": ("BagOfWordsTextEncoder", "CaptionBank", "TinyCLIP", "patchify"),
     "references": ("result", "results"),
+    "class_overlap": ("imagenet_overlap",),
 }
 SUBMODULES = (*EXPORTS, "batches", "checks")
 _MODULE_OF = {name: module for module, names in EXPORTS.items() for name in names}
