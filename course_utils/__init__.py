@@ -28,6 +28,7 @@ Lessons import it as ``import course_utils as cu``. Each module has one job:
 * ``checks``     – assertions with clear messages for the lessons' test cells
 * ``references`` – a result printed beside the recorded full-mode reference results
 * ``model_files`` – use your model: save it with what it needs, load it back, classify a file you bring
+* ``class_overlap`` – which of your classes (e.g. Pet breeds) are already ImageNet-1K classes
 * ``unanswered`` – Run All goes on past an unanswered exercise ("Not answered yet"); grading is unchanged
 
 Every name below is imported lazily (PEP 562): ``import course_utils`` loads no submodule, and
@@ -71,12 +72,13 @@ EXPORTS: dict[str, tuple[str, ...]] = {
     "plotting": ("show_augmentations", "show_batch", "show_images", "show_predictions", "describe_image",
                  "unnormalize", "show_rows"),
     "charts": ("plot_confusion_matrix", "plot_history", "plot_reliability_diagram"),
-    "model_files": (),
+    "model_files": ("ModelCard", "classify_file", "load_classifier", "save_classifier"),
     "contrastive": ("clip_loss", "cosine_logits", "ensemble_class_embeddings", "fit_linear_probe", "linear_probe",
                     "zero_shot_classify"),
     "pretrained_clip": ("clip_preprocess", "encode_images", "encode_texts", "load_clip", "zero_shot_classifier"),
     "tiny_clip": ("BagOfWordsTextEncoder", "CaptionBank", "TinyCLIP", "patchify"),
     "references": ("result", "results"),
+    "class_overlap": ("imagenet_overlap",),
     "unanswered": (),
 }
 SUBMODULES = (*EXPORTS, "batches", "checks")

@@ -36,7 +36,7 @@ _FORMAT = "course_utils classifier v1"
 
 @dataclass(frozen=True)
 class ModelCard:
-    """What it takes to rebuild a trained classifier and to feed it a new image. Not used by a lesson yet (planned for lesson 03).
+    """What it takes to rebuild a trained classifier and to feed it a new image. Taught in lesson 03.
 
     ``architecture`` is a class of ``course_utils.models`` ("TinyVGG") built with ``arguments``, or
     an architecture name for ``load_pretrained`` ("resnet18", "tf_efficientnet_lite0"), rebuilt with
@@ -45,7 +45,9 @@ class ModelCard:
     "pad" (fit the whole picture, pad the short side: for centred objects, like FashionMNIST) or
     "crop" (shorter side to the size, then a centre crop; torchvision's ImageNet presets resize to a
     slightly larger size first, e.g. 256 then crop 224, so expect small differences from them). ``invert`` makes a dark
-    object on a light background light on dark, the way FashionMNIST's garments look.
+    object on a light background light on dark, the way FashionMNIST's garments look. ``trim`` first
+    crops away the margins that have the colour of the corners, as FashionMNIST's conversion did before
+    it resized each product photo, so that the object fills the picture the way it did in training.
     """
 
     architecture: str
@@ -57,6 +59,7 @@ class ModelCard:
     arguments: dict[str, Any] = field(default_factory=dict)
     resize: str = "crop"
     invert: bool = False
+    trim: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.architecture, str) or not self.architecture:
@@ -81,13 +84,16 @@ class ModelCard:
         if min(self.std) <= 0:
             raise ValueError(f"std: expected numbers > 0, got {self.std}")
         require_choice("resize", self.resize, ("crop", "pad"))
+        for name in ("invert", "trim"):
+            if not isinstance(getattr(self, name), bool):
+                raise TypeError(f"{name}: expected True or False, got {describe(getattr(self, name))}")
         if not isinstance(self.arguments, dict):
             raise TypeError(f"arguments: expected a dict of the architecture's arguments, "
                             f"got {describe(self.arguments)}")
 
 
 def save_classifier(path: str | os.PathLike[str], model: nn.Module, card: ModelCard) -> Path:
-    """Write ``model``'s weights and its ``card`` into one file; return its path. Not used by a lesson yet (planned for lesson 03).
+    """Write ``model``'s weights and its ``card`` into one file; return its path. Taught in lesson 03.
 
     The model must rebuild from the card: ``load_classifier`` is tried right away on the saved
     weights, so a card that does not match the model (another architecture or argument, another
@@ -125,7 +131,7 @@ def save_classifier(path: str | os.PathLike[str], model: nn.Module, card: ModelC
 def load_classifier(path: str | os.PathLike[str], device: torch.device | str = "cpu") -> tuple[nn.Module, ModelCard]:
     """Rebuild the classifier saved by ``save_classifier``: ``(model in eval() mode on device, card)``.
 
-    Not used by a lesson yet (planned for lesson 03).
+    Taught in lesson 03.
     """
     path = require_file("path", path)
     try:
@@ -155,11 +161,11 @@ def _build(card: ModelCard) -> nn.Module:
 
 
 def preprocess_file(path: str | os.PathLike[str], card: ModelCard) -> torch.Tensor:
-    """An image file as the 1×C×H×W float batch the card's model expects. Not used by a lesson yet (planned for lesson 03).
+    """An image file as the 1×C×H×W float batch the card's model expects. Taught in lesson 03.
 
     The file is decoded with Pillow and turned upright by its EXIF orientation (phone photos are
-    often stored sideways with a tag saying so), converted to grey or RGB, inverted if the card
-    says so, resized ("pad" or "crop", antialiased) and normalised with the card's statistics.
+    often stored sideways with a tag saying so), converted to grey or RGB, trimmed and inverted if
+    the card says so, resized ("pad" or "crop", antialiased) and normalised with the card's statistics.
     """
     path = require_file("path", path)
     if not isinstance(card, ModelCard):
@@ -175,8 +181,12 @@ def preprocess_file(path: str | os.PathLike[str], card: ModelCard) -> torch.Tens
         raise ValueError(f"path: expected an image file, got {str(path)!r} ({error})") from None
     pixels = torch.from_numpy(np.asarray(picture).copy()).float().div(255)
     pixels = pixels.unsqueeze(0) if pixels.ndim == 2 else pixels.permute(2, 0, 1)
+    background = None  # when trimming: the corners' colour, for the padding (the object may fill the median)
+    if card.trim:
+        pixels, background = _trim_margins(pixels)
     if card.invert:
         pixels = 1.0 - pixels
+        background = None if background is None else 1.0 - background
     height, width = card.image_size
     _, h, w = pixels.shape
     if card.resize == "pad":
@@ -184,6 +194,7 @@ def preprocess_file(path: str | os.PathLike[str], card: ModelCard) -> torch.Tens
         new_h, new_w = max(1, round(h * scale)), max(1, round(w * scale))
         resized = F.interpolate(pixels[None], size=(new_h, new_w), mode="bilinear", antialias=True)[0]
         fill = torch.tensor([resized[c].flatten().median() for c in range(resized.shape[0])])  # the background
+        fill = fill if background is None else background
         canvas = fill.view(-1, 1, 1).expand(pixels.shape[0], height, width).clone()
         top, left = (height - new_h) // 2, (width - new_w) // 2
         canvas[:, top:top + new_h, left:left + new_w] = resized
@@ -205,7 +216,7 @@ def classify_file(
 ) -> list[tuple[str, float]]:
     """The ``k`` most probable classes of an image file, as ``(class name, probability)``, best first.
 
-    ``k`` defaults to 3, or to the number of classes when there are fewer. Not used by a lesson yet (planned for lesson 03).
+    ``k`` defaults to 3, or to the number of classes when there are fewer. Taught in lesson 03.
     """
     require_module("model", model)
     if not isinstance(card, ModelCard):
@@ -228,3 +239,26 @@ def classify_file(
     probs = logits.float().softmax(dim=1)[0].cpu()
     top = probs.topk(k)
     return [(card.class_names[i], float(p)) for p, i in zip(top.values.tolist(), top.indices.tolist())]
+
+
+def _trim_margins(pixels: torch.Tensor, tolerance: float = 0.05) -> tuple[torch.Tensor, torch.Tensor]:
+    """Crop C×H×W pixels (0–1) to the smallest box holding every pixel unlike the corners (``ModelCard.trim``).
+
+    Returns the cropped pixels and the corners' colour (C values: the background, for the padding).
+    FashionMNIST's conversion of Zalando's product photos began this way: "trimming any edges that
+    are close to the color of the corner pixels", close meaning within 5% of the maximum intensity
+    (``tolerance``, as a Euclidean distance in colour space). A product photographed with wide
+    margins would otherwise end up small in the 28×28 picture, unlike every training image. A
+    picture with nothing but background is returned whole.
+    """
+    if not isinstance(pixels, torch.Tensor) or pixels.ndim != 3 or not pixels.is_floating_point():
+        raise TypeError(f"pixels: expected a float tensor C×H×W with values 0-1, got {describe(pixels)}")
+    if isinstance(tolerance, bool) or not isinstance(tolerance, (int, float)) or not 0 <= tolerance < 1:
+        raise ValueError(f"tolerance: expected a number in [0, 1), got {describe(tolerance)}")
+    corners = torch.stack([pixels[:, 0, 0], pixels[:, 0, -1], pixels[:, -1, 0], pixels[:, -1, -1]])  # 4×C
+    background = corners.median(dim=0).values
+    different = (pixels - background.view(-1, 1, 1)).square().sum(dim=0).sqrt() > tolerance  # H×W
+    rows, cols = torch.nonzero(different.any(dim=1)).flatten(), torch.nonzero(different.any(dim=0)).flatten()
+    if len(rows) == 0:
+        return pixels, background
+    return pixels[:, int(rows[0]):int(rows[-1]) + 1, int(cols[0]):int(cols[-1]) + 1], background

@@ -691,6 +691,13 @@ def _contracts(tmp: Path) -> list[Contract]:
             ),
             [("k", 3, ValueError), ("k", 0, ValueError), ("model", None, TypeError)],
         ),
+        # class_overlap
+        Contract(
+            "class_overlap.imagenet_overlap",
+            lambda **k: cu.imagenet_overlap(**{"class_names": ["Pug", "Bengal"], **k}),
+            [("class_names", "Pug", TypeError), ("class_names", None, TypeError), ("class_names", [], ValueError),
+             ("class_names", ["Pug", 3], ValueError)],
+        ),
         # references
         Contract(
             "references.result",

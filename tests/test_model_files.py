@@ -133,3 +133,45 @@ def test_a_transparent_background_counts_as_white_paper(tmp_path: Path) -> None:
     batch = mf.preprocess_file(tmp_path / "cutout.png", _card(invert=True, mean=(0.0,), std=(1.0,)))
     assert batch[0, 0, 0, 0].item() == pytest.approx(0.0, abs=1e-6)  # white paper, inverted: dark
     assert batch[0, 0, 14, 14].item() == pytest.approx(1.0, abs=1e-6)  # the black object, inverted: light
+
+
+def test_trim_crops_the_margins_so_the_object_fills_the_picture(tmp_path: Path) -> None:
+    # a dark 10×20 (h×w) bar off-centre on a white 60×100 photo: trimmed, it spans the padded picture's full width
+    pixels = np.full((60, 100), 255, np.uint8)
+    pixels[5:15, 60:80] = 0
+    Image.fromarray(pixels).convert("RGB").save(tmp_path / "shop.png")
+    small = mf.preprocess_file(tmp_path / "shop.png", _card(invert=True, mean=(0.0,), std=(1.0,)))[0, 0]
+    large = mf.preprocess_file(tmp_path / "shop.png", _card(invert=True, mean=(0.0,), std=(1.0,), trim=True))[0, 0]
+    assert 8 <= (small > 0.5).sum().item() <= 30  # untrimmed: 10×20 of 60×100 pixels shrink to about 3×6 of 28×28
+    assert (large > 0.5).sum(dim=1).max().item() == 28  # a full row of bar: it fills the width
+    assert (large > 0.5).sum().item() == pytest.approx(28 * 14, abs=28)  # 20×10 scaled to 28×14, centred
+    # the padding takes the corners' colour (inverted: dark), not the median of the trimmed picture (the bar)
+    assert large[0, 0].item() == pytest.approx(0.0, abs=0.02) and large[14, 14].item() == pytest.approx(1.0, abs=0.02)
+
+
+def test_trim_keeps_a_picture_of_background_only_and_survives_saving(tmp_path: Path) -> None:
+    blank = torch.full((3, 20, 30), 0.8)
+    assert mf._trim_margins(blank)[0].shape == (3, 20, 30)
+    grain = blank.clone()
+    grain[0, 10, 12] += 0.04  # closer to the corners' colour than the 5% tolerance: still background
+    assert mf._trim_margins(grain)[0].shape == (3, 20, 30)
+    grain[0, 10, 12] += 0.02
+    cropped, background = mf._trim_margins(grain)
+    assert cropped.shape == (3, 1, 1) and torch.equal(background, torch.full((3,), 0.8))
+    path = mf.save_classifier(tmp_path / "m.pt", _model(), _card(trim=True, invert=True))
+    assert mf.load_classifier(path)[1] == _card(trim=True, invert=True)
+    saved = torch.load(path, weights_only=True)
+    del saved["card"]["trim"]  # a file written before the card had `trim` loads with trim=False
+    torch.save(saved, tmp_path / "old.pt")
+    assert mf.load_classifier(tmp_path / "old.pt")[1].trim is False
+
+
+def test_trim_and_invert_must_be_booleans() -> None:
+    with pytest.raises(TypeError, match=r"^trim: expected True or False"):
+        _card(trim="yes")
+    with pytest.raises(TypeError, match=r"^invert: expected True or False"):
+        _card(invert=1)
+    with pytest.raises(TypeError, match=r"^pixels: expected a float tensor"):
+        mf._trim_margins(torch.zeros(20, 30, dtype=torch.uint8))
+    with pytest.raises(ValueError, match=r"^tolerance: expected a number in \[0, 1\)"):
+        mf._trim_margins(torch.zeros(1, 4, 4), tolerance=1.5)
