@@ -160,8 +160,12 @@ def test_record_lesson_runs_the_notebook_and_keeps_its_tagged_values(tmp_path: P
           "nbformat": 4, "nbformat_minor": 5}
     (folder / f"{lesson}.ipynb").write_text(json.dumps(nb))
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")]))
-    run = record_lesson(lesson, "test box", "a test machine", "Python x", root=tmp_path)
+    run = record_lesson(lesson, "test box", "a test machine", "Python x", root=tmp_path, keep=tmp_path / "kept")
     assert run["values"] == {"07.answer": 42.0, "07.full": 1.0}  # recorded in full mode
+    kept = json.loads((tmp_path / "kept" / f"{lesson}.solution.full.ipynb").read_text())  # the executed notebook
+    assert kept["cells"][1]["outputs"] and sorted(p.name for p in (tmp_path / "kept").iterdir()) == [
+        f"{lesson}.solution.full.ipynb"
+    ]
     assert run["seconds"] > 0 and run["quick_seconds"] > 0
     assert run["source_hash"] == code_hash(lesson, tmp_path) and run["provisional"] == ""
     assert tags_in_lesson(lesson, tmp_path) == {"07.answer", "07.full"}

@@ -116,13 +116,17 @@ def save(path: Path, runs: list[dict]) -> None:
     path.write_text(json.dumps({"runs": runs}, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
-def record_lesson(lesson: str, short: str, machine: str, versions: str, root: Path = REPO_ROOT) -> dict:
-    """Run ``lesson`` in full mode (recording its values), then in quick mode; the run as a dict."""
+def record_lesson(lesson: str, short: str, machine: str, versions: str, root: Path = REPO_ROOT,
+                  keep: Path | None = None) -> dict:
+    """Run ``lesson`` in full mode (recording its values), then in quick mode; the run as a dict.
+
+    ``keep``: a folder for the executed full-mode notebook, to read its outputs (figures, tables) afterwards.
+    """
     with tempfile.TemporaryDirectory(prefix="references_") as scratch:
         values_file = Path(scratch) / "values.jsonl"
         env = lesson_env(full=True, standins=True, root=root)
         env[RECORD_ENV] = str(values_file)
-        full = run_notebook(lesson, student=False, full=True, root=root, env=env)
+        full = run_notebook(lesson, student=False, full=True, root=root, env=env, keep=keep)
         if full.problems:
             raise SystemExit(f"{lesson}: the full-mode run failed, nothing recorded:\n  " + "\n  ".join(full.problems))
         values: dict[str, float] = {}
@@ -192,6 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("lessons", nargs="*", help="lesson folder names (default: all)")
     parser.add_argument("--short", help="the machine's short name (default: 'N-core CPU' or the GPU model)")
     parser.add_argument("--text-only", action="store_true", help="only rewrite the run-time sentences")
+    parser.add_argument("--keep", type=Path, help="also write the executed full-mode notebooks into this folder")
     parser.add_argument("--file", type=Path, default=REFERENCE_FILE, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     runs = load(args.file)
@@ -199,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
         short, machine, versions = this_machine()
         short = args.short or short
         for lesson in lessons_or_all(args.lessons):
-            run = record_lesson(lesson, short, machine, versions)
+            run = record_lesson(lesson, short, machine, versions, keep=args.keep)
             runs = [r for r in runs if not (r["lesson"] == lesson and r["short"] == short)] + [run]
             save(args.file, runs)
             print(f"{lesson:28s} full {run['seconds']:6.1f} s, quick {run['quick_seconds']:5.1f} s, "

@@ -126,8 +126,11 @@ def lesson_env(*, full: bool, standins: bool, root: Path = REPO_ROOT,
 
 def run_notebook(lesson: str, *, student: bool = True, full: bool = False, standins: bool = True,
                  cell_timeout: int = 900, root: Path = REPO_ROOT, env: Mapping[str, str] | None = None,
-                 stop_at_unanswered: bool = False) -> LessonRun:
+                 stop_at_unanswered: bool = False, keep: Path | None = None) -> LessonRun:
     """Execute one lesson's student (or solution) notebook in a scratch copy; never raises for cell errors.
+
+    ``keep``: a folder to write the executed notebook into (``<lesson>.<student|solution>.<full|quick>.ipynb``),
+    so its outputs can be read after the run.
 
     A student notebook runs as Run All does for a student: unanswered exercises reported, no error
     allowed, unless ``stop_at_unanswered`` (the stubs raise, as under nbgrader: errors allowed in exercises).
@@ -161,6 +164,12 @@ def run_notebook(lesson: str, *, student: bool = True, full: bool = False, stand
             seconds = time.perf_counter() - start
             os.environ.clear()
             os.environ.update(saved)
+    if keep is not None:
+        import nbformat
+
+        keep.mkdir(parents=True, exist_ok=True)
+        kind = f"{'student' if student else 'solution'}.{'full' if full else 'quick'}"
+        nbformat.write(nb, str(keep / f"{lesson}.{kind}.ipynb"))
     problems, exercise_errors = unexpected_errors(nb, student=student and stop_at_unanswered)
     if not (student and stop_at_unanswered):  # every reply must be "ok", or Run All would stop there
         problems += [f"cell {i} ({(source_text(nb.cells[i]).splitlines() or [''])[0][:60]!r}): the kernel replied "
@@ -186,12 +195,14 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"student notebooks: unanswered exercises raise, as under nbgrader ({STOP_ENV}=1)")
     parser.add_argument("--cell-timeout", type=int, default=900, help="seconds per cell (default 900)")
     parser.add_argument("--json", type=Path, help="also write the results to this JSON file")
+    parser.add_argument("--keep", type=Path, help="also write the executed notebooks into this folder")
     args = parser.parse_args(argv)
     lessons = lessons_or_all(args.lessons)
     results = []
     for lesson in lessons:
         result = run_notebook(lesson, student=not args.solutions, full=args.full, standins=not args.no_standins,
-                              cell_timeout=args.cell_timeout, stop_at_unanswered=args.stop_at_unanswered)
+                              cell_timeout=args.cell_timeout, stop_at_unanswered=args.stop_at_unanswered,
+                              keep=args.keep)
         if result.edition == "student" and not args.stop_at_unanswered and not result.unanswered:
             result.problems.append("no cell reported an unanswered exercise, though none is answered")
         results.append(result)
