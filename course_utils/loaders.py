@@ -253,13 +253,17 @@ def available_cpus() -> int:
 
 
 def _reseed_objects(root: Any, seed: int) -> int:
-    """Re-seed every NumPy ``Generator`` and ``random.Random`` reachable from ``root``'s attributes."""
+    """Re-seed every NumPy ``Generator`` and ``random.Random`` reachable from ``root``'s attributes.
+
+    Searched breadth first through attributes, lists, tuples and dicts, up to 8 levels deep: enough for
+    dataset -> wrapped dataset -> ``v2.Compose`` -> its list -> a transform -> its generator.
+    """
     found = 0
     seen: set[int] = set()
     pending: list[tuple[Any, int]] = [(root, 0)]
     while pending:
         obj, depth = pending.pop(0)
-        if id(obj) in seen or depth > 3:
+        if id(obj) in seen or depth > 8:
             continue
         seen.add(id(obj))
         if isinstance(obj, np.random.Generator):
@@ -286,13 +290,14 @@ def _reseed_objects(root: Any, seed: int) -> int:
 def seed_worker(worker_id: int) -> int:
     """``worker_init_fn`` that gives each ``DataLoader`` worker its own, reproducible random numbers.
 
-    PyTorch seeds ``torch``, ``random`` and NumPy's global generator in every worker from the seed
-    the loader draws from its ``generator`` (``base_seed + worker_id``): distinct across workers and,
-    with a seeded ``generator``, the same in every run. Random-number generator *objects* that the
-    dataset holds — a ``numpy.random.Generator`` or a ``random.Random`` in an attribute, in a wrapped
-    dataset or in a transform — are copied into every worker in the same state, so every worker would
-    draw the same "random" numbers. This re-seeds each of them from the worker's seed (and the global
-    ones too, as PyTorch's reproducibility notes recommend). Returns how many objects it re-seeded.
+    PyTorch already seeds the global generators in every worker from the base seed the loader draws
+    from its ``generator``: ``torch`` and ``random`` with ``base_seed + worker_id`` (the worker's seed),
+    NumPy's global generator with a seed mixed from both. They are distinct across workers and, with a
+    seeded ``generator``, the same in every run. Random-number generator *objects* that the dataset
+    holds — a ``numpy.random.Generator`` or a ``random.Random`` in an attribute, in a wrapped dataset or
+    in a transform — are copied into every worker in the same state, so every worker would draw the
+    same "random" numbers. This re-seeds each of them from the worker's seed; the global generators are
+    left as PyTorch seeded them. Returns how many objects it re-seeded.
     Use ``DataLoader(..., worker_init_fn=cu.seed_worker, generator=torch.Generator().manual_seed(0))``.
 
     Taught in lesson 01.
@@ -303,9 +308,6 @@ def seed_worker(worker_id: int) -> int:
                            "(pass it as DataLoader(..., num_workers=2, worker_init_fn=cu.seed_worker))")
     if info.id != worker_id:
         raise ValueError(f"worker_id: expected this worker's id {info.id}, got {describe(worker_id)}")
-    worker_seed = info.seed % 2**32
-    random.seed(worker_seed)
-    np.random.seed(worker_seed)
     return _reseed_objects(info.dataset, info.seed)
 
 

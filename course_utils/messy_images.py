@@ -234,7 +234,8 @@ def make_messy_folder(root: str | os.PathLike[str], seed: int = 0) -> MessyFolde
     The folder (35 images, about 1 MB)::
 
         root/labels.csv            filename,label — one row per image file, sorted by file name
-        root/images/IMG_0001.JPG   phone photos (RGB JPEG, 640×480 stored, EXIF orientation 6, 8, 3 or 1)
+        root/images/IMG_0001.JPG   phone photos (RGB JPEG, EXIF orientation 6, 8, 3 or 1; stored 640×480
+                                   for 6 and 8, i.e. on their side, and 480×640 for 3 and 1)
         root/images/scan_*.png     grayscale PNG        product_*.jpg   RGB JPEG on white
         root/images/cutout_*.png   RGBA PNG (the shape only in the alpha channel)
         root/images/web_*.png      palette PNG (mode P) photocopy_*.jpeg  grayscale JPEG

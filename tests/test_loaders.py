@@ -218,6 +218,12 @@ def test_seed_worker_gives_distinct_streams_across_workers_and_the_same_in_every
     noisy = _worker_batches(wrapped, seed=0, init=cu.seed_worker)
     assert not torch.equal(noisy[0], noisy[1])
     assert torch.equal(_worker_batches(wrapped, seed=0, init=None)[0], _worker_batches(wrapped, seed=0, init=None)[1])
+    # ... and inside a v2.Compose of a wrapped dataset (dataset -> Compose -> list -> transform -> generator)
+    from torchvision.transforms import v2
+
+    composed = cu.TransformedDataset(TensorDataset(torch.zeros(8), torch.zeros(8)), v2.Compose([_NoiseTransform()]))
+    assert not torch.equal(*_worker_batches(composed, seed=0, init=cu.seed_worker)[:2])
+    assert torch.equal(*_worker_batches(composed, seed=0, init=None)[:2])
 
 
 def test_seed_worker_reseeds_the_objects_it_finds_and_refuses_to_run_outside_a_worker(
