@@ -56,7 +56,8 @@ def imagenet_overlap(class_names: Sequence[str]) -> dict[str, str | None]:
     """For each class name, the ImageNet-1K class it is (``None`` if it is none of the 1,000).
 
     Oxford-IIIT Pet breeds are looked up in ``PET_BREEDS_IN_IMAGENET``; any other name must equal
-    an ImageNet class name (torchvision's spelling, ``imagenet_categories()``), ignoring case.
+    an ImageNet class name (torchvision's spelling, ``imagenet_categories()``). Both ignore case and
+    read "_" as a space, so the dataset's file-name spelling ("british_shorthair") is found too.
     Why: a class the pretrained network was trained on flatters head-only training (Lesson 04, §6).
 
     Taught in lesson 04.
@@ -68,5 +69,9 @@ def imagenet_overlap(class_names: Sequence[str]) -> dict[str, str | None]:
         raise ValueError(f"class_names: expected at least one non-empty class name, got {list(class_names)!r:.200}")
     from .pretrained import imagenet_categories  # imported here: it needs torchvision
 
-    by_lower = {category.lower(): category for category in imagenet_categories()}
-    return {name: PET_BREEDS_IN_IMAGENET.get(name, by_lower.get(name.lower())) for name in class_names}
+    def key(name: str) -> str:  # "british_shorthair", "British Shorthair" and "BRITISH SHORTHAIR" are one name
+        return " ".join(name.replace("_", " ").split()).casefold()
+
+    pets = {key(breed): category for breed, category in PET_BREEDS_IN_IMAGENET.items()}
+    by_key = {key(category): category for category in imagenet_categories()}
+    return {name: pets.get(key(name), by_key.get(key(name))) for name in class_names}

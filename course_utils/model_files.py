@@ -43,9 +43,11 @@ class ModelCard:
     a head of ``len(class_names)`` outputs. ``image_size`` is (height, width); ``channels`` 1 or 3;
     ``mean``/``std`` the per-channel statistics on a 0–1 scale used in training. ``resize`` is
     "pad" (fit the whole picture, pad the short side: for centred objects, like FashionMNIST) or
-    "crop" (shorter side to the size, then a centre crop; torchvision's ImageNet presets resize to a
-    slightly larger size first, e.g. 256 then crop 224, so expect small differences from them). ``invert`` makes a dark
-    object on a light background light on dark, the way FashionMNIST's garments look. ``trim`` first
+    "crop" (shorter side to ``resize_to``, then a centre crop of ``image_size``; ``resize_to=None``
+    resizes the shorter side straight to the crop). torchvision's ImageNet presets resize to a larger
+    size first, e.g. ``resize_to=256`` then crop 224: copy their ``resize_size`` and ``interpolation``
+    ("bilinear" or "bicubic") into the card so that a file is prepared as the evaluation images were.
+    ``invert`` makes a dark object on a light background light on dark, the way FashionMNIST's garments look. ``trim`` first
     crops away the margins that have the colour of the corners, as FashionMNIST's conversion did before
     it resized each product photo, so that the object fills the picture the way it did in training.
     """
@@ -60,6 +62,8 @@ class ModelCard:
     resize: str = "crop"
     invert: bool = False
     trim: bool = False
+    resize_to: int | None = None
+    interpolation: str = "bilinear"
 
     def __post_init__(self) -> None:
         if not isinstance(self.architecture, str) or not self.architecture:
@@ -84,12 +88,32 @@ class ModelCard:
         if min(self.std) <= 0:
             raise ValueError(f"std: expected numbers > 0, got {self.std}")
         require_choice("resize", self.resize, ("crop", "pad"))
+        require_choice("interpolation", self.interpolation, ("bilinear", "bicubic"))
+        if self.resize_to is not None:
+            require_positive_int("resize_to", self.resize_to)
+            if self.resize != "crop" or self.resize_to < max(self.image_size):
+                raise ValueError(f"resize_to: expected None, or with resize='crop' a size >= the crop "
+                                 f"{max(self.image_size)}, got {self.resize_to} (resize={self.resize!r})")
         for name in ("invert", "trim"):
             if not isinstance(getattr(self, name), bool):
                 raise TypeError(f"{name}: expected True or False, got {describe(getattr(self, name))}")
         if not isinstance(self.arguments, dict):
             raise TypeError(f"arguments: expected a dict of the architecture's arguments, "
                             f"got {describe(self.arguments)}")
+        if not _plain(self.arguments):  # what torch.load(weights_only=True) can read back
+            raise TypeError(f"arguments: expected plain values only (str, int, float, bool, None, and lists, tuples "
+                            f"and dicts of them), got {self.arguments!r:.200}")
+
+
+def _plain(value: Any) -> bool:
+    """Whether ``value`` is made of str, int, float, bool, None, lists, tuples and str-keyed dicts only."""
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return True
+    if isinstance(value, (list, tuple)):
+        return all(_plain(item) for item in value)
+    if isinstance(value, dict):
+        return all(isinstance(key, str) and _plain(item) for key, item in value.items())
+    return False
 
 
 def save_classifier(path: str | os.PathLike[str], model: nn.Module, card: ModelCard) -> Path:
@@ -141,9 +165,13 @@ def load_classifier(path: str | os.PathLike[str], device: torch.device | str = "
     if not isinstance(saved, dict) or saved.get("format") != _FORMAT:
         raise ValueError(f"path: expected a file written by save_classifier, got {str(path)!r} (a bare state_dict "
                          "cannot be rebuilt: save it with save_classifier and a ModelCard)")
-    card_fields = saved["card"]
-    card = ModelCard(**{**card_fields, "class_names": tuple(card_fields["class_names"]),
-                        "image_size": tuple(card_fields["image_size"])})
+    try:
+        card_fields = saved["card"]
+        card = ModelCard(**{**card_fields, "class_names": tuple(card_fields["class_names"]),
+                            "image_size": tuple(card_fields["image_size"])})
+    except (KeyError, TypeError, ValueError) as error:
+        raise ValueError(f"path: expected a valid model card in {str(path)!r}, got one that fails: "
+                         f"{type(error).__name__}: {error}") from None
     model = _build(card)
     model.load_state_dict(saved["state_dict"])
     return model.to(device).eval(), card
@@ -192,17 +220,24 @@ def preprocess_file(path: str | os.PathLike[str], card: ModelCard) -> torch.Tens
     if card.resize == "pad":
         scale = min(height / h, width / w)
         new_h, new_w = max(1, round(h * scale)), max(1, round(w * scale))
-        resized = F.interpolate(pixels[None], size=(new_h, new_w), mode="bilinear", antialias=True)[0]
+        resized = F.interpolate(pixels[None], size=(new_h, new_w), mode=card.interpolation, antialias=True)[0]
         fill = torch.tensor([resized[c].flatten().median() for c in range(resized.shape[0])])  # the background
         fill = fill if background is None else background
         canvas = fill.view(-1, 1, 1).expand(pixels.shape[0], height, width).clone()
         top, left = (height - new_h) // 2, (width - new_w) // 2
         canvas[:, top:top + new_h, left:left + new_w] = resized
         batch = canvas
+    elif card.resize_to is not None:  # as torchvision's Resize(resize_to): the shorter side, the longer truncated
+        short, long = (h, w) if h <= w else (w, h)
+        new_short, new_long = card.resize_to, int(card.resize_to * long / short)
+        new_h, new_w = (new_short, new_long) if h <= w else (new_long, new_short)
+        resized = F.interpolate(pixels[None], size=(new_h, new_w), mode=card.interpolation, antialias=True)[0]
+        top, left = int(round((new_h - height) / 2.0)), int(round((new_w - width) / 2.0))  # as CenterCrop
+        batch = resized[:, top:top + height, left:left + width]
     else:
         scale = max(height / h, width / w)
         new_h, new_w = max(height, round(h * scale)), max(width, round(w * scale))
-        resized = F.interpolate(pixels[None], size=(new_h, new_w), mode="bilinear", antialias=True)[0]
+        resized = F.interpolate(pixels[None], size=(new_h, new_w), mode=card.interpolation, antialias=True)[0]
         top, left = (new_h - height) // 2, (new_w - width) // 2
         batch = resized[:, top:top + height, left:left + width]
     batch = batch.clamp(0, 1)

@@ -49,3 +49,13 @@ def test_bad_input_names_the_argument() -> None:
         imagenet_overlap([])
     with pytest.raises(ValueError, match=r"^class_names: expected at least one non-empty class name"):
         imagenet_overlap(["Pug", 3])  # type: ignore[list-item]
+
+
+def test_case_and_file_name_spellings_are_the_same_breed() -> None:
+    from course_utils.class_overlap import imagenet_overlap
+
+    assert imagenet_overlap(["siamese", "SAMOYED", "great_pyrenees", "english_cocker_spaniel"]) == {
+        "siamese": "Siamese cat", "SAMOYED": "Samoyed", "great_pyrenees": "Great Pyrenees",
+        "english_cocker_spaniel": "cocker spaniel"}
+    assert imagenet_overlap(["british_shorthair", "golden_retriever"]) == {
+        "british_shorthair": None, "golden_retriever": "golden retriever"}

@@ -175,3 +175,42 @@ def test_trim_and_invert_must_be_booleans() -> None:
         mf._trim_margins(torch.zeros(20, 30, dtype=torch.uint8))
     with pytest.raises(ValueError, match=r"^tolerance: expected a number in \[0, 1\)"):
         mf._trim_margins(torch.zeros(1, 4, 4), tolerance=1.5)
+
+
+def test_resize_to_prepares_a_file_as_torchvisions_resize_and_center_crop(tmp_path: Path) -> None:
+    """ImageNet presets resize the shorter side to 256, then crop 224: a card with resize_to does the same."""
+    from torchvision.transforms import v2
+
+    rng = np.random.default_rng(0)
+    pixels = rng.integers(0, 256, (90, 130, 3), dtype=np.uint8)
+    Image.fromarray(pixels).save(tmp_path / "wide.png")
+    mean, std = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+    for interpolation, mode in (("bilinear", v2.InterpolationMode.BILINEAR), ("bicubic", v2.InterpolationMode.BICUBIC)):
+        card = mf.ModelCard(architecture="resnet18", class_names=CLASSES, image_size=(56, 56), channels=3, mean=mean,
+                            std=std, resize="crop", resize_to=64, interpolation=interpolation)
+        ours = mf.preprocess_file(tmp_path / "wide.png", card)
+        image = torch.from_numpy(pixels).permute(2, 0, 1).float() / 255
+        reference = v2.Compose([v2.Resize(64, interpolation=mode, antialias=True), v2.CenterCrop(56)])(image)
+        reference = v2.functional.normalize(reference.clamp(0, 1), list(mean), list(std))
+        assert ours.shape == (1, 3, 56, 56)
+        torch.testing.assert_close(ours[0], reference, atol=1e-5, rtol=0)
+    without = mf.ModelCard(architecture="resnet18", class_names=CLASSES, image_size=(56, 56), channels=3, mean=mean,
+                           std=std, resize="crop")  # the shorter side straight to 56: another picture
+    assert (mf.preprocess_file(tmp_path / "wide.png", without) - ours).abs().max() > 0.1
+
+
+def test_resize_to_interpolation_and_arguments_are_checked(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"^resize_to: expected None, or with resize='crop' a size >= the crop 28"):
+        _card(resize="crop", resize_to=20)
+    with pytest.raises(ValueError, match=r"^resize_to: expected None, or with resize='crop'"):
+        _card(resize="pad", resize_to=32)
+    with pytest.raises(ValueError, match=r"^interpolation: expected one of"):
+        _card(interpolation="nearest")
+    with pytest.raises(TypeError, match=r"^arguments: expected plain values only"):
+        _card(arguments={"in_channels": 1, "dtype": torch.float32})
+    path = mf.save_classifier(tmp_path / "m.pt", _model(), _card())
+    saved = torch.load(path, weights_only=True)
+    del saved["card"]["channels"]
+    torch.save(saved, tmp_path / "broken.pt")
+    with pytest.raises(ValueError, match=r"^path: expected a valid model card in .*broken.pt.*TypeError"):
+        mf.load_classifier(tmp_path / "broken.pt")
