@@ -45,7 +45,7 @@ __version__ = "0.1.0"
 
 #: The top level: the names the lessons use, by the module that defines them (each a subset of that
 #: module's ``__all__``; ``tests/test_package.py`` checks both). Everything else is public in its module
-#: and reached through it (``cu.evaluation.predict``); every module is a lazy attribute too.
+#: and reached through it (``cu.evaluation.macro_scores_from_confusion``); every module is a lazy attribute too.
 EXPORTS: dict[str, tuple[str, ...]] = {
     "runtime": ("cpu_supports_bf16", "get_device", "precision_policy", "quick", "run_mode", "seed_everything",
                 "show_setup"),

@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 import os
 import random
+from collections import deque
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -260,9 +261,9 @@ def _reseed_objects(root: Any, seed: int) -> int:
     """
     found = 0
     seen: set[int] = set()
-    pending: list[tuple[Any, int]] = [(root, 0)]
+    pending: deque[tuple[Any, int]] = deque([(root, 0)])
     while pending:
-        obj, depth = pending.pop(0)
+        obj, depth = pending.popleft()
         if id(obj) in seen or depth > 8:
             continue
         seen.add(id(obj))
@@ -376,7 +377,7 @@ def time_loader(
     ``make_loader()`` builds a fresh loader for every run (a new epoch, new workers). The first batch is
     timed on its own, because it includes starting the worker processes; the speed is measured over the
     batches after it, until at least ``num_images`` images and ``min_batches`` batches have arrived
-    (workers prepare a few batches ahead, which must not count). ``consume(batch)``, if given, runs on
+    (workers prepare a few batches ahead, which arrive at once; ``min_batches`` keeps their share small). ``consume(batch)``, if given, runs on
     every batch, e.g. copying it to the GPU; CUDA work is waited for before the clock stops. Counts
     ``len(batch[0])`` images per ``(images, labels)`` batch.
 

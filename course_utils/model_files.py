@@ -45,10 +45,10 @@ class ModelCard:
     "pad" (fit the whole picture, pad the short side: for centred objects, like FashionMNIST) or
     "crop" (shorter side to ``resize_to``, then a centre crop of ``image_size``; ``resize_to=None``
     resizes the shorter side straight to the crop). torchvision's ImageNet presets resize to a larger
-    size first, e.g. ``resize_to=256`` then crop 224: copy their ``resize_size`` and ``interpolation``
+    size first, e.g. ``resize_to=256`` then crop 224: copy their ``resize_size[0]`` and ``interpolation.value``
     ("bilinear" or "bicubic") into the card so that a file is prepared as the evaluation images were.
-    ``invert`` makes a dark object on a light background light on dark, the way FashionMNIST's garments look. ``trim`` first
-    crops away the margins that have the colour of the corners, as FashionMNIST's conversion did before
+    ``invert`` makes a dark object on a light background light on dark, the way FashionMNIST's garments look.
+    ``trim`` first crops away the margins that have the colour of the corners, as FashionMNIST's conversion did before
     it resized each product photo, so that the object fills the picture the way it did in training.
     """
 
@@ -106,22 +106,27 @@ class ModelCard:
 
 
 def _plain(value: Any) -> bool:
-    """Whether ``value`` is made of str, int, float, bool, None, lists, tuples and str-keyed dicts only."""
-    if value is None or isinstance(value, (str, int, float, bool)):
+    """Whether ``value`` is made of str, int, float, bool, None, lists, tuples and str-keyed dicts only.
+
+    Exact types: a subclass (a namedtuple, a str enum) is saved by ``torch.save`` but refused by
+    ``torch.load(weights_only=True)``.
+    """
+    if value is None or type(value) in (str, int, float, bool):
         return True
-    if isinstance(value, (list, tuple)):
+    if type(value) in (list, tuple):
         return all(_plain(item) for item in value)
-    if isinstance(value, dict):
-        return all(isinstance(key, str) and _plain(item) for key, item in value.items())
+    if type(value) is dict:
+        return all(type(key) is str and _plain(item) for key, item in value.items())
     return False
 
 
 def save_classifier(path: str | os.PathLike[str], model: nn.Module, card: ModelCard) -> Path:
     """Write ``model``'s weights and its ``card`` into one file; return its path. Taught in lesson 03.
 
-    The model must rebuild from the card: ``load_classifier`` is tried right away on the saved
-    weights, so a card that does not match the model (another architecture or argument, another
-    number of classes) fails here, when it can still be fixed, not later on someone else's machine.
+    The model must rebuild from the card: it is rebuilt from the card right away, loads the weights and
+    runs one image of the card's size, so a card that does not match the model (another architecture or
+    argument, another number of classes) fails here, when it can still be fixed, not later on someone
+    else's machine.
     """
     require_module("model", model)
     if not isinstance(card, ModelCard):

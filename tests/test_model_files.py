@@ -194,9 +194,12 @@ def test_resize_to_prepares_a_file_as_torchvisions_resize_and_center_crop(tmp_pa
         reference = v2.functional.normalize(reference.clamp(0, 1), list(mean), list(std))
         assert ours.shape == (1, 3, 56, 56)
         torch.testing.assert_close(ours[0], reference, atol=1e-5, rtol=0)
+    bilinear = mf.ModelCard(architecture="resnet18", class_names=CLASSES, image_size=(56, 56), channels=3, mean=mean,
+                            std=std, resize="crop", resize_to=64)
     without = mf.ModelCard(architecture="resnet18", class_names=CLASSES, image_size=(56, 56), channels=3, mean=mean,
-                           std=std, resize="crop")  # the shorter side straight to 56: another picture
-    assert (mf.preprocess_file(tmp_path / "wide.png", without) - ours).abs().max() > 0.1
+                           std=std, resize="crop")  # the shorter side straight to 56, same interpolation: another picture
+    difference = mf.preprocess_file(tmp_path / "wide.png", without) - mf.preprocess_file(tmp_path / "wide.png", bilinear)
+    assert difference.abs().max() > 0.1
 
 
 def test_resize_to_interpolation_and_arguments_are_checked(tmp_path: Path) -> None:
@@ -208,6 +211,10 @@ def test_resize_to_interpolation_and_arguments_are_checked(tmp_path: Path) -> No
         _card(interpolation="nearest")
     with pytest.raises(TypeError, match=r"^arguments: expected plain values only"):
         _card(arguments={"in_channels": 1, "dtype": torch.float32})
+    from collections import namedtuple
+
+    with pytest.raises(TypeError, match=r"^arguments: expected plain values only"):  # weights_only cannot read it
+        _card(arguments={"image_size": namedtuple("Size", "h w")(28, 28)})
     path = mf.save_classifier(tmp_path / "m.pt", _model(), _card())
     saved = torch.load(path, weights_only=True)
     del saved["card"]["channels"]

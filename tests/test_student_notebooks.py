@@ -29,7 +29,6 @@ class _StudentRun:
               f"cells skipped as not answered yet: {list(result.unanswered)}")
         assert not result.problems, f"{self.lesson}: Run All of the student notebook would stop:\n" + \
             "\n".join(result.problems)
-        assert result.exercise_errors == 0
         assert result.unanswered, f"{self.lesson}: no cell reported an unanswered exercise, though none is answered"
 
 

@@ -296,11 +296,13 @@ def test_in_a_kernel_run_all_goes_on_and_genuine_errors_still_stop_it(tmp_path: 
             assert [o.ename for o in cell.outputs if o.output_type == "error"] == [ename]
 
 
-def test_under_nbgrader_the_stub_raises_as_before(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("execution", ["validate", "autograde"])
+def test_under_nbgrader_the_stub_raises_as_before(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                  execution: str) -> None:
     """nbgrader sets NBGRADER_EXECUTION for validate and autograde (nbgrader/validator.py, converters/autograde.py)."""
     from nbclient.exceptions import CellExecutionError
 
-    _kernel_env(monkeypatch, NBGRADER_EXECUTION="autograde")
+    _kernel_env(monkeypatch, NBGRADER_EXECUTION=execution)
     lesson = ["from course_utils import unanswered\nprint(unanswered.report_unanswered_exercises())",
               ANSWER_CELL, "to_gray(1)"]
     client, statuses = _client(lesson, tmp_path)

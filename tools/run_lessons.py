@@ -49,8 +49,8 @@ from tools.course import (
 )
 
 #: How course_utils.unanswered starts the line that replaces an unanswered exercise's traceback.
-UNANSWERED_NOTICE = "Not answered yet:"
-STOP_ENV = "COURSE_STOP_AT_UNANSWERED"
+from course_utils.unanswered import NOTICE as UNANSWERED_NOTICE  # noqa: E402  (the standard library only)
+from course_utils.unanswered import OFF_ENV as STOP_ENV  # noqa: E402
 
 
 @dataclass(frozen=True)
