@@ -215,7 +215,7 @@ ANSWERS = {
         Answer("paths as strings", edits=(("path = Path(image_dir) / filename",
                                            "path = os.path.join(image_dir, filename)"),
                                           ("if not path.is_file():", "if not os.path.isfile(path):"))),
-        Answer("cu.decode_image: no EXIF, transparency dropped", edits=(("image = read_rgb(path)",
+        Answer("cu.decode_image: transparency dropped (EXIF applied)", edits=(("image = read_rgb(path)",
                                                                          "image = cu.decode_image(str(path))"),)),
         Answer("ignores the transform", edits=(("            image = self.transform(image)", "            pass"),)),
         Answer("reads every image in __init__", CSV_READS_IN_INIT),
