@@ -17,6 +17,7 @@ Lessons import it as ``import course_utils as cu``. Each module has one job:
 * ``pretrained`` – ImageNet networks: torchvision weights online, EfficientNet-Lite0's real weights offline
 * ``batches``    – how every loop walks through batches: device, precision, mode, checks
 * ``engine``     – ``train_step``, ``eval_step`` and ``fit``
+* ``compiling``  – ``fit(compile=True)``: ``torch.compile`` where it helps (recent NVIDIA GPUs), a stated fallback elsewhere
 * ``checkpoints`` – a run's ``History`` and ``fit``'s resumable checkpoint
 * ``evaluation`` – ``predict`` and ``evaluate`` (torchmetrics)
 * ``calibration`` – is the confidence honest? reliability curves and expected calibration error
@@ -66,6 +67,7 @@ EXPORTS: dict[str, tuple[str, ...]] = {
                  "replace_head", "unfreeze"),
     "pretrained": ("OFFLINE_ARCH", "load_pretrained"),
     "engine": ("decay_groups", "eval_step", "fit", "train_step"),
+    "compiling": (),
     "checkpoints": (),
     "evaluation": ("classification_report", "evaluate", "most_confused_pairs", "predict"),
     "calibration": ("expected_calibration_error", "reliability_curve"),

@@ -30,5 +30,6 @@ def random_hflip(images: torch.Tensor, p: float = 0.5, generator: torch.Generato
         raise ValueError(f"p: expected a probability between 0 and 1, got {describe(p)}")
     if generator is not None and not isinstance(generator, torch.Generator):
         raise TypeError(f"generator: expected a torch.Generator or None, got {describe(generator)}")
-    flip = (torch.rand(images.shape[0], generator=generator) < p).to(images.device)
+    # drawn on the CPU, copied without making the host wait for a GPU (no synchronisation per batch)
+    flip = (torch.rand(images.shape[0], generator=generator) < p).to(images.device, non_blocking=True)
     return torch.where(flip[:, None, None, None], images.flip(-1), images)

@@ -36,6 +36,7 @@ from ._validate import (
 )
 from .batches import BatchGuard, device_batches, model_mode, place_model
 from .checkpoints import History, load_resumable, save_resumable
+from .compiling import compile_for_training
 from .runtime import PrecisionPolicy, get_device
 
 __all__ = ["decay_groups", "eval_step", "fit", "train_step"]
@@ -116,6 +117,7 @@ def train_step(
     lrs: list[float] = []
     averages = _SampleAverages(device)
     bar = tqdm(loader, desc=description, leave=False, disable=not progress, mininterval=0.5)
+    next_postfix = time.perf_counter() + 1.0  # reading the loss makes a GPU wait for the host: once a second at most
     with model_mode(model, True):
         for index, images, targets, label_max in device_batches(bar, device, policy):
             targets = _require_targets(index, images, targets)
@@ -142,8 +144,9 @@ def train_step(
             if check_finite:
                 guard.record(index, loss)
             averages.add(loss, logits, targets)
-            if progress and index % 20 == 0:
+            if progress and time.perf_counter() >= next_postfix:
                 bar.set_postfix(loss=f"{averages.result()['loss']:.4f}")
+                next_postfix = time.perf_counter() + 1.0
     guard.finish(lrs=lrs)
     return averages.result()
 
@@ -212,9 +215,12 @@ def _make_optimizer(
     if not params:
         raise ValueError("model: expected at least one trainable parameter, got none (is everything frozen?)")
     groups: Any = [{"params": params}] if decay_norm_and_bias else decay_groups(model, weight_decay)
+    # On a GPU the fused update is one kernel per step instead of one per parameter and operation, and it takes
+    # a GradScaler's checks without reading them on the host (as nanoGPT does); elsewhere torch's default.
+    fused = True if all(p.is_cuda for p in params) else None
     if optimizer == "adamw":
-        return torch.optim.AdamW(groups, lr=lr, weight_decay=weight_decay)
-    return torch.optim.SGD(groups, lr=lr, momentum=0.9, nesterov=True, weight_decay=weight_decay)
+        return torch.optim.AdamW(groups, lr=lr, weight_decay=weight_decay, fused=fused)
+    return torch.optim.SGD(groups, lr=lr, momentum=0.9, nesterov=True, weight_decay=weight_decay, fused=fused)
 
 
 def _require_owned_by(optimizer: torch.optim.Optimizer, model: nn.Module, loss_fn: Any) -> None:
@@ -275,6 +281,7 @@ def fit(
     label_smoothing: float = 0.0,
     device: torch.device | str | None = None,
     precision: PrecisionPolicy | None = None,
+    compile: bool | str = False,  # noqa: A002 - the name torch uses for the same idea
     grad_clip: float | None = None,
     checkpoint_path: str | Path | None = None,
     resume_path: str | Path | None = None,
@@ -301,6 +308,10 @@ def fit(
     later call with the same file and settings continues after the last saved epoch (for Colab
     sessions that disconnect). A non-finite loss stops training with a ``FloatingPointError``, after
     the best weights so far are put back (``check_finite=False`` trains on).
+    ``compile=True`` (or a ``torch.compile`` mode such as ``"reduce-overhead"``) trains through
+    ``torch.compile(model)`` where that can help, a recent NVIDIA GPU, and runs the model as it is
+    elsewhere (see ``course_utils.compiling``); ``verbose`` says which. On a GPU the built-in
+    optimizers use torch's fused implementation.
     Every argument is checked before the first batch. The model is moved to ``device``
     (default: ``get_device()``, the GPU when there is one).
     """
@@ -326,6 +337,9 @@ def fit(
                 f"{str(Path(path).parent)!r} not found; create it with Path(...).mkdir(parents=True))"
             )
     device, policy = place_model(model, device if device is not None else get_device(), precision)
+    step_model, how_it_runs = compile_for_training(model, device, compile)  # shares model's parameters
+    if verbose and compile is not False:
+        print(how_it_runs)
     loss_fn = loss_fn if loss_fn is not None else nn.CrossEntropyLoss(label_smoothing=label_smoothing)
     if isinstance(loss_fn, nn.Module):
         loss_fn.to(device)  # class weights or a learnable temperature live where the logits are
@@ -355,13 +369,13 @@ def fit(
         start = time.perf_counter()
         try:
             train = train_step(
-                model, train_loader, loss_fn, optimizer_, device, precision=policy,
+                step_model, train_loader, loss_fn, optimizer_, device, precision=policy,
                 scheduler=scheduler_ if when == "batch" else None, grad_clip=grad_clip, scaler=scaler,
                 check_finite=check_finite, progress=progress, description=f"epoch {epoch}/{epochs}",
             )
             val = None
             if val_loader is not None:
-                val = eval_step(model, val_loader, loss_fn, device, precision=policy, check_finite=check_finite)
+                val = eval_step(step_model, val_loader, loss_fn, device, precision=policy, check_finite=check_finite)
         except FloatingPointError:
             if restore_best and best_state is not None:
                 model.load_state_dict(best_state)  # hand back the best weights so far, not NaN ones

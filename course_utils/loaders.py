@@ -133,7 +133,8 @@ class TensorLoader:
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         if self.shuffle:
-            order = torch.randperm(self.num_samples, generator=self.generator).to(self.device)
+            # drawn on the CPU (a seeded generator gives the same order everywhere); the copy does not wait for the GPU
+            order = torch.randperm(self.num_samples, generator=self.generator).to(self.device, non_blocking=True)
         else:
             order = None
         for batch_index in range(len(self)):

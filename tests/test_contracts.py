@@ -411,7 +411,19 @@ def _contracts(tmp: Path) -> list[Contract]:
                 ("scheduler", "triangle", ValueError),
                 ("loss_fn", "ce", TypeError),
                 ("early_stopping_patience", 0, ValueError),
+                ("compile", "fastest", ValueError),
+                ("compile", 1, ValueError),
             ],
+        ),
+        Contract(
+            "compiling.why_not_compiled",
+            lambda **k: cu.compiling.why_not_compiled(**{"device": "cpu", **k}),
+            [("device", 3.5, ValueError), ("device", "gpu0", ValueError)],
+        ),
+        Contract(
+            "compiling.compile_for_training",
+            lambda **k: cu.compiling.compile_for_training(**{"model": _model(), "device": "cpu", "compile": True, **k}),
+            [("model", "net", TypeError), ("compile", "fast", ValueError), ("device", 3.5, ValueError)],
         ),
         Contract(
             "engine.decay_groups",
