@@ -117,7 +117,7 @@ def train_step(
     lrs: list[float] = []
     averages = _SampleAverages(device)
     bar = tqdm(loader, desc=description, leave=False, disable=not progress, mininterval=0.5)
-    next_postfix = time.perf_counter() + 1.0  # reading the loss makes a GPU wait for the host: once a second at most
+    next_postfix = 0.0  # the running loss: after the first batch, then once a second at most (a GPU waits for a read)
     with model_mode(model, True):
         for index, images, targets, label_max in device_batches(bar, device, policy):
             targets = _require_targets(index, images, targets)
