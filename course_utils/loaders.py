@@ -61,7 +61,10 @@ class TensorLoader:
         labels: N integer class labels.
         batch_size: images per batch; the last batch is smaller unless ``drop_last``.
         shuffle: draw a new random order every epoch (training only).
-        device: where batches are produced; the data is moved there once.
+        device: where batches are produced; the data is moved there once (default: where ``images``
+            are). Pass the device the model trains on: on a GPU every batch is then cut out,
+            converted, augmented and normalised on the GPU, with no copy from the host and no wait
+            for it (the loader cannot know where the model will run, so it does not guess).
         mean, std: per-channel statistics on the 0–1 scale for normalisation.
         augment: a function applied to each float batch (before normalisation),
             for batch-level augmentation on the device; use it for training only.

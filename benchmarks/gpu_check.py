@@ -1,0 +1,198 @@
+"""Every check that needs an NVIDIA GPU, in one run: made for a lent GPU machine with minutes to spare.
+
+    python benchmarks/gpu_check.py --out DIR [--budget SECONDS] [--fashion-mnist FOLDER]
+    python benchmarks/gpu_check.py --out DIR --device cpu --smoke   # rehearse every stage on a CPU first
+
+In order of importance, each stage as long as the time budget lasts:
+
+1. the machine: torch, the GPU and its compute capability, the precision policy, Triton;
+2. no host wait per batch: ``torch.cuda.set_sync_debug_mode("warn")`` counts the synchronising calls
+   of ``train_step``, ``eval_step`` and ``fit`` over a GPU-resident ``TensorLoader`` with random flips,
+   for a few and for many batches, under the GPU's own precision policy and under fp16 with a
+   GradScaler (the policy of a T4 or a V100); the counts must not grow with the number of batches;
+3. ``fit``'s optimizers are fused on the GPU;
+4. every ``torch.compile`` mode trains: ``fit(compile=mode)`` on a small problem against the eager run;
+5. ``benchmarks/train_speed.py`` with its GPU variants, then larger batches.
+
+Results go to ``DIR/gpu_check.json`` (one object per stage, written after every stage, so a run cut
+short keeps what it measured) and a summary to stdout. The machine needs torch, torchvision and
+tqdm, this repository on ``PYTHONPATH`` and FashionMNIST's four ``.gz`` files (``--fashion-mnist``,
+default ``data/fashion-mnist``); it needs no internet. GPU time is scarce: ``--device cpu --smoke``
+runs every stage on a CPU in a minute (nothing is measured there; the sync counts are not available
+on a CPU) so that a mistake in this script does not cost a GPU session (``tests/test_benchmark.py``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import subprocess
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import torch
+from torch import nn
+
+import course_utils as cu
+from course_utils.compiling import COMPILE_MODES, why_not_compiled
+from course_utils.datasets import _install_system_fashion_mnist, data_dir
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class Report:
+    """The stages' results, written to disk after each one."""
+
+    def __init__(self, out: Path, budget: float) -> None:
+        self.path = out / "gpu_check.json"
+        self.deadline = time.perf_counter() + budget
+        self.stages: dict[str, object] = {}
+
+    def left(self) -> float:
+        return self.deadline - time.perf_counter()
+
+    def add(self, name: str, result: object) -> None:
+        self.stages[name] = result
+        self.path.write_text(json.dumps(self.stages, indent=1))
+        print(f"== {name}: {json.dumps(result)[:2000]}", flush=True)
+
+
+def machine(device: torch.device) -> dict:
+    found = {"torch": torch.__version__, "python": sys.version.split()[0], "device": str(device),
+             "precision": cu.precision_policy(device).name, "triton": importlib.util.find_spec("triton") is not None,
+             "why_not_compiled": why_not_compiled(device)}
+    if device.type == "cuda":
+        found.update(gpu=torch.cuda.get_device_name(device),
+                     capability=".".join(map(str, torch.cuda.get_device_capability(device))),
+                     memory_gib=round(torch.cuda.get_device_properties(device).total_memory / 2**30, 1))
+    return found
+
+
+def count_syncs(run, device: torch.device) -> int | None:
+    """How many synchronising CUDA calls ``run()`` makes (torch's sync debug mode, as warnings); None on a CPU."""
+    if device.type != "cuda":
+        run()
+        return None
+    torch.cuda.synchronize()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        torch.cuda.set_sync_debug_mode("warn")
+        try:
+            run()
+        finally:
+            torch.cuda.set_sync_debug_mode("default")
+    return sum("synchroniz" in str(warning.message) for warning in caught)
+
+
+def host_waits(images: torch.Tensor, labels: torch.Tensor, device: torch.device) -> dict:
+    """Synchronising calls per pass for a few and for many batches: they must be equal."""
+    flips = torch.Generator().manual_seed(0)
+    policies = {"own": cu.precision_policy(device),
+                "fp16 + GradScaler": cu.runtime.PrecisionPolicy(device, torch.float16, True, True)}
+    results = {}
+    for name, policy in policies.items():
+        for batches in (4, 32):
+            n = 64 * batches
+            loader = cu.TensorLoader(images[:n], labels[:n], 64, shuffle=True, device=device, mean=[0.286],
+                                     std=[0.353], generator=torch.Generator().manual_seed(0),
+                                     augment=lambda batch: cu.random_hflip(batch, generator=flips))
+            model = cu.TinyVGG(1, 8, 10).to(device)
+            optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, fused=device.type == "cuda")
+            loss_fn = nn.CrossEntropyLoss()
+            scaler = torch.amp.GradScaler(device.type) if policy.use_grad_scaler else None
+            cu.train_step(model, loader, loss_fn, optimizer, device, precision=policy, scaler=scaler)  # warm-up
+            results[f"{name} train_step {batches} batches"] = count_syncs(lambda: cu.train_step(
+                model, loader, loss_fn, optimizer, device, precision=policy, scaler=scaler, grad_clip=1.0), device)
+            results[f"{name} eval_step {batches} batches"] = count_syncs(
+                lambda: cu.eval_step(model, loader, loss_fn, device, precision=policy), device)
+            results[f"{name} fit 2 epochs {batches} batches"] = count_syncs(lambda: cu.fit(
+                cu.TinyVGG(1, 8, 10), loader, loader, epochs=2, device=device, precision=policy, progress=False,
+                verbose=False), device)
+    pairs = [(key, key.replace(" 4 batches", " 32 batches")) for key in results if key.endswith(" 4 batches")]
+    results["passed"] = all(results[few] == results[many] for few, many in pairs)
+    return results
+
+
+def fused_optimizers(device: torch.device) -> dict:
+    from course_utils.engine import _make_optimizer
+
+    model = cu.TinyVGG(1, 8, 10).to(device)
+    return {name: bool(_make_optimizer(model, name, 1e-3, 0.05, False).defaults["fused"]) for name in ("adamw", "sgd")}
+
+
+def compile_modes(images: torch.Tensor, labels: torch.Tensor, report: Report, device: torch.device) -> dict:
+    """``fit(compile=mode)`` for every mode on 4,096 images, 3 epochs, against the eager run."""
+    train = cu.TensorLoader(images[:4096], labels[:4096], 256, shuffle=True, device=device, mean=[0.286],
+                            std=[0.353], generator=torch.Generator().manual_seed(0), drop_last=True)
+    val = cu.TensorLoader(images[-2048:], labels[-2048:], 1024, device=device, mean=[0.286], std=[0.353])
+    results = {}
+    for mode in (False, *COMPILE_MODES):
+        if report.left() < 60:
+            results[str(mode)] = "skipped: out of time"
+            continue
+        cu.seed_everything(0)
+        start = time.perf_counter()
+        try:
+            history = cu.fit(cu.TinyVGG(1, 8, 10), train, val, epochs=3, device=device, compile=mode, progress=False,
+                             verbose=False)
+            results[str(mode)] = {"val_acc": [round(a, 4) for a in history.val_acc],
+                                  "epoch_s": [round(s, 2) for s in history.epoch_seconds],
+                                  "total_s": round(time.perf_counter() - start, 1)}
+        except Exception as error:  # a mode that fails is a finding, not the end of the run
+            results[str(mode)] = f"FAILED: {type(error).__name__}: {error}"[:1500]
+    return results
+
+
+def benchmark(report: Report, device: torch.device, extra: list[str]) -> dict:
+    command = [sys.executable, str(ROOT / "benchmarks" / "train_speed.py"), "--device", device.type, *extra]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=max(report.left(), 1))
+    except subprocess.TimeoutExpired:
+        return {"command": " ".join(extra), "result": "stopped: out of time"}
+    if done.returncode != 0:
+        return {"command": " ".join(extra), "result": f"FAILED ({done.returncode}): {done.stderr[-1500:]}"}
+    return {"command": " ".join(extra), "result": json.loads(done.stdout.strip().splitlines()[-1])}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--budget", type=float, default=420.0, help="seconds for all stages together")
+    parser.add_argument("--fashion-mnist", type=Path, default=ROOT / "data" / "fashion-mnist")
+    parser.add_argument("--device", choices=("cuda", "cpu"), default="cuda", help="cpu: a rehearsal of every stage")
+    parser.add_argument("--smoke", action="store_true", help="small data and the benchmark's --smoke (a rehearsal)")
+    args = parser.parse_args()
+    if args.device == "cuda" and not torch.cuda.is_available():
+        raise SystemExit("gpu_check: expected a CUDA GPU, found none (rehearse with --device cpu --smoke)")
+    device = torch.device(args.device)
+    smoke = ["--smoke"] if args.smoke else []
+    args.out.mkdir(parents=True, exist_ok=True)
+    report = Report(args.out, args.budget)
+    if not _install_system_fashion_mnist(data_dir() / "FashionMNIST" / "raw", args.fashion_mnist):
+        print(f"gpu_check: no FashionMNIST .gz files in {args.fashion_mnist}; trying the usual places", flush=True)
+    images, labels = cu.fashion_mnist_tensors(train=True)
+
+    if args.smoke:
+        images, labels = images[:6144], labels[:6144]
+    on_gpu = device.type == "cuda"
+    # every way of running first; then, for larger batches, the plain one and the likely fastest
+    all_variants = "host-data,device-data,compile-default,compile-reduce-overhead" if on_gpu else "host-data,device-data"
+    variants = "device-data,compile-reduce-overhead" if on_gpu else "device-data"
+    report.add("machine", machine(device))
+    report.add("host_waits", host_waits(images, labels, device))
+    report.add("fused_optimizers", fused_optimizers(device))
+    report.add("compile_modes", compile_modes(images, labels, report, device))
+    report.add("benchmark", benchmark(report, device, ["--variants", all_variants, *smoke]))
+    for batch_size, lr in ((512, 2e-2), (1024, 3e-2)):
+        if report.left() < 90:
+            break
+        report.add(f"benchmark_batch_{batch_size}", benchmark(report, device, [
+            "--batch-size", str(batch_size), "--lr", str(lr), "--variants", variants, *smoke]))
+    print(f"gpu_check: done, {report.left():.0f} s of the budget left; results in {report.path}")
+
+
+if __name__ == "__main__":
+    main()
