@@ -17,9 +17,10 @@ Runs on the real FashionMNIST split and prints ONE JSON line:
 
     For each: ``img_per_s`` is the steady-state training speed of TinyVGG-10 (the baseline's model) in
     batches of ``--batch-size``: the median of epochs 2 and 3 of a train-only run, so start-up and
-    compiling are left out; ``ratio`` is its ratio to the baseline; ``img_per_s_16`` the same for TinyVGG-16; ``epochs`` the test
-    accuracy of TinyVGG-16 (``--width``) after each epoch with the wall seconds since the start of
-    training (training and evaluation, compiling included), and ``seconds_to_91`` the first of them
+    compiling are left out; ``ratio`` is its ratio to the baseline; ``img_per_s_16`` the same for
+    TinyVGG-16; ``epochs`` the test accuracy of TinyVGG-16 (``--width``) after each epoch with the wall
+    seconds since the start of training (training and evaluation, compiling included), and
+    ``seconds_to_91`` the first of them
     at 91% test accuracy or more. Compiled variants run that again with the compiled code cached
     (``warm_seconds_to_91``). On a GPU ``peak_memory_mib`` is the most memory the variant allocated.
 
@@ -191,7 +192,8 @@ def main() -> None:
                    "baseline_batches": args.baseline_batches, "throughput_epochs": args.throughput_epochs,
                    "smoke": args.smoke},
         "device": str(device),
-        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or platform.machine(),
+        "device_name": (torch.cuda.get_device_name(device) if device.type == "cuda"
+                        else platform.processor() or platform.machine()),
         "precision": cu.precision_policy(device).name,
         "threads": torch.get_num_threads(),
         "torch": torch.__version__,
