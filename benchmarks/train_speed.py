@@ -20,9 +20,9 @@ Runs on the real FashionMNIST split and prints ONE JSON line:
     compiling are left out; ``ratio`` is its ratio to the baseline; ``img_per_s_16`` the same for
     TinyVGG-16; ``epochs`` the test accuracy of TinyVGG-16 (``--width``) after each epoch with the wall
     seconds since the start of training (training and evaluation, compiling included), and
-    ``seconds_to_91`` the first of them
-    at 91% test accuracy or more. Compiled variants run that again with the compiled code cached
-    (``warm_seconds_to_91``). On a GPU ``peak_memory_mib`` is the most memory the variant allocated.
+    ``seconds_to_91`` the first of them at 91% test accuracy or more. Compiled variants run that again
+    with the compiled code cached (``warm_seconds_to_91``). On a GPU ``peak_memory_mib`` is the most
+    memory the variant allocated.
 
 Usage:
     python benchmarks/train_speed.py            # on the best device (cuda, mps, cpu)
