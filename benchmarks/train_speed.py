@@ -22,7 +22,8 @@ Runs on the real FashionMNIST split and prints ONE JSON line:
     seconds since the start of training (training and evaluation, compiling included), and
     ``seconds_to_91`` the first of them at 91% test accuracy or more. Compiled variants run that again
     with the compiled code cached (``warm_seconds_to_91``). On a GPU ``peak_memory_mib`` is the most
-    memory the variant allocated.
+    memory the variant allocated. A variant that fails gets an ``error`` instead; each finished variant
+    is also written to stderr at once (``variant done: {...}``), so a run stopped early keeps them.
 
 Usage:
     python benchmarks/train_speed.py            # on the best device (cuda, mps, cpu)
@@ -36,6 +37,7 @@ import argparse
 import json
 import platform
 import statistics
+import sys
 import time
 
 import torch
@@ -126,6 +128,7 @@ def measure_variant(data: dict, variant: str, args: argparse.Namespace, device: 
     mode = compile_mode(variant)
     result: dict = {"variant": variant, "data_on": "cpu" if variant == "host-data" else str(device)}
     if mode:
+        torch._dynamo.reset()  # compile afresh: honest cold times, and no recompile limit shared with other variants
         reason = why_not_compiled(device)
         result["compiled"] = reason is None
         if reason is not None:
@@ -184,7 +187,14 @@ def main() -> None:
     data = {"train_x": train_x, "train_y": train_y, "test_x": test_x, "test_y": test_y, "mean": mean, "std": std}
 
     baseline = baseline_throughput(device, args.baseline_batches, args.seed)
-    results = [measure_variant(data, variant, args, device, baseline) for variant in variants]
+    results = []
+    for variant in variants:
+        try:
+            result = measure_variant(data, variant, args, device, baseline)
+        except Exception as error:  # noqa: BLE001 - one failing variant must not lose the others' numbers
+            result = {"variant": variant, "error": f"{type(error).__name__}: {error}"[:1500]}
+        results.append(result)
+        print("variant done: " + json.dumps(result), file=sys.stderr, flush=True)  # kept if a later one hangs
     print(json.dumps({
         "baseline_img_per_s": round(baseline),
         "variants": results,

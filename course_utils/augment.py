@@ -30,6 +30,8 @@ def random_hflip(images: torch.Tensor, p: float = 0.5, generator: torch.Generato
         raise ValueError(f"p: expected a probability between 0 and 1, got {describe(p)}")
     if generator is not None and not isinstance(generator, torch.Generator):
         raise TypeError(f"generator: expected a torch.Generator or None, got {describe(generator)}")
-    # drawn on the CPU, copied without making the host wait for a GPU (no synchronisation per batch)
-    flip = (torch.rand(images.shape[0], generator=generator) < p).to(images.device, non_blocking=True)
+    # drawn on the CPU; to a CUDA GPU copied without making the host wait (MPS needs a waiting copy: its early
+    # return can read the CPU tensor after it is freed)
+    flip = (torch.rand(images.shape[0], generator=generator) < p).to(images.device,
+                                                                   non_blocking=images.device.type == "cuda")
     return torch.where(flip[:, None, None, None], images.flip(-1), images)

@@ -113,6 +113,11 @@ def load_resumable(
     model.load_state_dict(saved["model"])
     if isinstance(loss_fn, nn.Module) and saved["loss_fn"] is not None:
         loss_fn.load_state_dict(saved["loss_fn"])
+    # Whether the update runs fused is this machine's choice (fit fuses on a GPU), not the file's: a run saved on a
+    # CPU and resumed on a GPU keeps the optimizer it was given, which a GradScaler has already been set up for.
+    for saved_group, group in zip(saved["optimizer"]["param_groups"], optimizer.param_groups):
+        if "fused" in group:
+            saved_group["fused"] = group["fused"]
     optimizer.load_state_dict(saved["optimizer"])
     if scheduler is not None and saved["scheduler"] is not None:
         scheduler.load_state_dict(saved["scheduler"])

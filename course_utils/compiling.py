@@ -2,11 +2,12 @@
 
 A small network such as TinyVGG does little work per kernel. On a fast GPU a training step then
 spends its time launching a few hundred tiny kernels, not computing them, and the GPU waits
-between launches. ``torch.compile`` traces the model once and generates fused kernels for it
-(with Triton on NVIDIA GPUs); its ``"reduce-overhead"`` mode also records the step as a CUDA graph
-that is replayed with one launch. Both cost compile time at the start (tens of seconds), so they
-pay off only when the run is long enough, and every new batch shape is compiled again: use
-``drop_last=True`` for the training loader.
+between launches. ``torch.compile`` traces the model once and generates fused kernels for its
+forward and backward passes (with Triton on NVIDIA GPUs); its ``"reduce-overhead"`` mode also
+records each of them as a CUDA graph, replayed with one launch. The loss, the optimizer's update and
+the loop's checks stay as they are (a few dozen small kernels per step). Compiling costs time at the
+start (tens of seconds), so it pays off only when the run is long enough, and every new batch shape
+is compiled again: use ``drop_last=True`` for the training loader.
 
 Where compiling does not help, or cannot work, the model runs as it is and the reason is given:
 
@@ -28,7 +29,7 @@ from torch import nn
 
 from ._validate import describe, require_device, require_module
 
-__all__ = ["COMPILE_MODES", "compile_for_training", "why_not_compiled"]
+__all__ = ["COMPILE_MODES", "compile_for_training", "is_compiled", "why_not_compiled"]
 
 #: The modes of ``torch.compile``; ``fit(compile=True)`` uses ``"default"``.
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
@@ -43,6 +44,14 @@ def _compile_mode(compile: bool | str) -> str | None:  # noqa: A002 - the name f
     if isinstance(compile, str) and compile in COMPILE_MODES:
         return compile
     raise ValueError(f"compile: expected True, False or one of {list(COMPILE_MODES)}, got {describe(compile)}")
+
+
+def is_compiled(model: nn.Module) -> bool:
+    """Whether ``model`` is the wrapper ``torch.compile`` returns (it keeps the original as ``_orig_mod``).
+
+    Taught in lesson 03.
+    """
+    return isinstance(getattr(model, "_orig_mod", None), nn.Module)
 
 
 def why_not_compiled(device: torch.device | str) -> str | None:

@@ -36,7 +36,7 @@ from ._validate import (
 )
 from .batches import BatchGuard, device_batches, model_mode, place_model
 from .checkpoints import History, load_resumable, save_resumable
-from .compiling import compile_for_training
+from .compiling import _compile_mode, compile_for_training, is_compiled
 from .runtime import PrecisionPolicy, get_device
 
 __all__ = ["decay_groups", "eval_step", "fit", "train_step"]
@@ -49,18 +49,23 @@ def _hard_labels(targets: torch.Tensor) -> torch.Tensor:
     return targets.argmax(dim=1) if targets.ndim == 2 else targets
 
 
+#: Seconds between two reads of the running loss for the progress bar (each read makes a GPU wait for the host).
+PROGRESS_SECONDS = 1.0
+
+
 class _SampleAverages:
     """Loss and accuracy summed per *sample* on the device (no host wait per batch), averaged at the end."""
 
     def __init__(self, device: torch.device) -> None:
-        self.loss_sum = torch.zeros((), device=device, dtype=torch.float64)
+        dtype = torch.float32 if device.type == "mps" else torch.float64  # MPS has no float64
+        self.loss_sum = torch.zeros((), device=device, dtype=dtype)
         self.correct = torch.zeros((), device=device, dtype=torch.int64)
         self.seen = 0
 
     def add(self, loss: torch.Tensor, logits: torch.Tensor, targets: torch.Tensor) -> None:
         batch = targets.shape[0]
         self.seen += batch
-        self.loss_sum += loss.detach().double() * batch  # a batch's mean loss counts once per sample
+        self.loss_sum += loss.detach().to(self.loss_sum.dtype) * batch  # a batch's mean loss counts once per sample
         self.correct += (logits.argmax(dim=1) == _hard_labels(targets)).sum()
 
     def result(self) -> dict[str, float]:
@@ -117,7 +122,7 @@ def train_step(
     lrs: list[float] = []
     averages = _SampleAverages(device)
     bar = tqdm(loader, desc=description, leave=False, disable=not progress, mininterval=0.5)
-    next_postfix = 0.0  # the running loss: after the first batch, then once a second at most (a GPU waits for a read)
+    next_postfix = 0.0  # the running loss: after the first batch, then every PROGRESS_SECONDS at most
     with model_mode(model, True):
         for index, images, targets, label_max in device_batches(bar, device, policy):
             targets = _require_targets(index, images, targets)
@@ -146,7 +151,7 @@ def train_step(
             averages.add(loss, logits, targets)
             if progress and time.perf_counter() >= next_postfix:
                 bar.set_postfix(loss=f"{averages.result()['loss']:.4f}")
-                next_postfix = time.perf_counter() + 1.0
+                next_postfix = time.perf_counter() + PROGRESS_SECONDS
     guard.finish(lrs=lrs)
     return averages.result()
 
@@ -163,7 +168,8 @@ def eval_step(
     """Evaluate ``model`` on ``loader`` without gradients; return sample-averaged ``loss`` and ``acc``.
 
     Lesson 03 has learners write this loop themselves (Exercise 2). The model runs in ``eval()``
-    mode under ``torch.inference_mode()``; the caller's mode is restored afterwards. A non-finite
+    mode under ``torch.inference_mode()`` (``torch.no_grad()`` for a ``torch.compile``d model, which
+    does not yet mix well with inference tensors); the caller's mode is restored afterwards. A non-finite
     loss raises a ``FloatingPointError`` (``check_finite=False`` reports it instead). It runs where
     the model is, or on ``device``.
     """
@@ -173,7 +179,8 @@ def eval_step(
     device, policy = place_model(model, device, precision)
     guard = BatchGuard(device, "evaluation loss")
     averages = _SampleAverages(device)
-    with model_mode(model, False), torch.inference_mode():
+    no_gradients = torch.no_grad() if is_compiled(model) else torch.inference_mode()
+    with model_mode(model, False), no_gradients:
         for index, images, targets, label_max in device_batches(loader, device, policy):
             targets = _require_targets(index, images, targets)
             with policy.autocast():
@@ -328,6 +335,7 @@ def fit(
     if not 0.0 <= label_smoothing < 1.0:
         raise ValueError(f"label_smoothing: expected a value in [0, 1), got {label_smoothing!r}")
     require_non_negative_float("weight_decay", weight_decay)
+    _compile_mode(compile)
     if loss_fn is not None and not callable(loss_fn):
         raise TypeError(f"loss_fn: expected a loss such as nn.CrossEntropyLoss(), got {describe(loss_fn)}")
     for name, path in (("checkpoint_path", checkpoint_path), ("resume_path", resume_path)):

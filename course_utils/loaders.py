@@ -63,8 +63,8 @@ class TensorLoader:
         shuffle: draw a new random order every epoch (training only).
         device: where batches are produced; the data is moved there once (default: where ``images``
             are). Pass the device the model trains on: on a GPU every batch is then cut out,
-            converted, augmented and normalised on the GPU, with no copy from the host and no wait
-            for it (the loader cannot know where the model will run, so it does not guess).
+            converted, augmented and normalised on the GPU, with no copy of images from the host
+            and no wait for it (the loader cannot know where the model will run, so it does not guess).
         mean, std: per-channel statistics on the 0–1 scale for normalisation.
         augment: a function applied to each float batch (before normalisation),
             for batch-level augmentation on the device; use it for training only.
@@ -136,8 +136,10 @@ class TensorLoader:
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         if self.shuffle:
-            # drawn on the CPU (a seeded generator gives the same order everywhere); the copy does not wait for the GPU
-            order = torch.randperm(self.num_samples, generator=self.generator).to(self.device, non_blocking=True)
+            # drawn on the CPU (a seeded generator gives the same order everywhere); to a CUDA GPU copied without
+            # making the host wait (MPS needs a waiting copy: its early return can read the CPU tensor after it is freed)
+            order = torch.randperm(self.num_samples, generator=self.generator).to(
+                self.device, non_blocking=self.device.type == "cuda")
         else:
             order = None
         for batch_index in range(len(self)):

@@ -107,6 +107,32 @@ def test_compile_for_training_shares_the_parameters(monkeypatch) -> None:
     assert [p.data_ptr() for p in compiled.parameters()] == [p.data_ptr() for p in model.parameters()]
 
 
+def test_is_compiled() -> None:
+    model = _model()
+    assert not compiling.is_compiled(model) and not compiling.is_compiled("net")
+    assert compiling.is_compiled(torch.compile(model, backend="eager"))
+
+
+def test_fit_trains_and_evaluates_through_the_compiled_module(monkeypatch) -> None:
+    """Graphs are traced for training and for evaluation: fit calls the compiled module, not the model."""
+    graphs: list[tuple[bool, bool]] = []  # (gradients on, inference mode on) when each graph was traced
+
+    def recording_backend(graph_module, example_inputs):
+        graphs.append((torch.is_grad_enabled(), torch.is_inference_mode_enabled()))
+        return graph_module.forward
+
+    real_compile = torch.compile
+    monkeypatch.setattr(compiling, "why_not_compiled", lambda device: None)
+    monkeypatch.setattr(torch, "compile", lambda model, **kwargs: real_compile(model, backend=recording_backend))
+    _fit(_model(), compile=True)
+    assert (True, False) in graphs  # training, with gradients
+    assert (False, False) in graphs  # evaluation, under no_grad (not inference_mode) for a compiled model
+    assert len(graphs) == 2
+    graphs.clear()
+    _fit(_model())
+    assert graphs == []  # compile=False traces nothing
+
+
 def test_fit_trains_the_model_through_the_compiled_module(monkeypatch, capsys) -> None:
     eager_model = _model()
     eager = _fit(eager_model)

@@ -831,6 +831,7 @@ def _contracts(tmp: Path) -> list[Contract]:
 
 #: Public callables without a row, and why.
 NO_CONTRACT = {
+    "compiling.is_compiled": "answers False for anything that is not torch.compile's wrapper, by design",
     "runtime.PrecisionPolicy": "a record made by precision_policy",
     "runtime.RunMode": "a record made by run_mode",
     "runtime.cpu_supports_bf16": "takes no argument",

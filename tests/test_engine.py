@@ -534,3 +534,35 @@ def test_train_step_names_its_loss_argument_and_shows_the_running_loss_from_the_
     assert str(caught.value) == "loss_fn: expected a callable such as nn.CrossEntropyLoss(), got NoneType None"
     cu.train_step(model, [(x, y)], nn.CrossEntropyLoss(), sgd, progress=True)  # one batch: index 0
     assert "loss=" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("saved_fused", "now_fused"), [(None, True), (True, None)])
+def test_resuming_keeps_this_machines_choice_of_fused_update(tmp_path: Path, saved_fused, now_fused) -> None:
+    """fit fuses the optimizer on a GPU only: a run saved on a CPU may resume on a GPU, and the other way round.
+
+    The optimizer's state dict carries its "fused" flag; loaded as it is, a fused optimizer that a GradScaler
+    was set up for would take the non-fused path and fail (and a non-fused one would silently run fused).
+    """
+    from course_utils.checkpoints import load_resumable, save_resumable
+
+    x, y = _blobs(12)
+    model = _linear()
+    saved = torch.optim.AdamW(model.parameters(), lr=1e-2, fused=saved_fused)
+    nn.CrossEntropyLoss()(model(x), y).backward()
+    saved.step()
+    path = tmp_path / "run.pt"
+    save_resumable(path, epoch=1, model=model, optimizer=saved, scheduler=None, scaler=None, loss_fn=None,
+                   history=cu.checkpoints.History(device="cpu", precision="fp32"), best_value=0.0, best_state=None,
+                   stale_epochs=0, settings={})
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2, fused=now_fused)
+    load_resumable(path, torch.device("cpu"), {}, model=model, loss_fn=None, optimizer=optimizer, scheduler=None,
+                   scaler=None)
+    assert optimizer.param_groups[0]["fused"] == now_fused
+    assert optimizer.state_dict()["state"][0]["step"] == 1  # the saved state is there
+    scaler = torch.amp.GradScaler("cpu")
+    with torch.autocast("cpu", dtype=torch.float16):
+        loss = nn.CrossEntropyLoss()(model(x).float(), y)
+    scaler.scale(loss).backward()
+    scaler.step(optimizer)  # the fused path takes the scaler's checks without a host read; no error either way
+    scaler.update()
+    assert optimizer.state_dict()["state"][0]["step"] == 2

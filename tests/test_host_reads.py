@@ -28,6 +28,9 @@ READS = ("item", "tolist", "__int__", "__float__", "__bool__", "__index__", "__f
 
 @pytest.fixture()
 def host_reads(monkeypatch) -> Counter:
+    from course_utils import engine
+
+    monkeypatch.setattr(engine, "PROGRESS_SECONDS", 1e9)  # a slow machine must not add a timed progress-bar read
     """Count the tensor reads that course_utils' own code makes, by (function, read).
 
     Reads inside torch are not counted: on a CPU, AdamW reads its step counters (kept on the CPU, so
@@ -80,7 +83,7 @@ def test_train_step_reads_a_fixed_number_of_values_per_pass(host_reads, progress
     many, many_labels = _train_reads(host_reads, 24, progress=progress, scheduler=None, grad_clip=1.0)
     assert few == many
     # the averages at the end (2 reads), the finish() check (1) and, with a progress bar, the running loss
-    # after the first batch (2): a second of batches on this CPU would add one more
+    # after the first batch (2); the next would come PROGRESS_SECONDS later
     assert sum(few.values()) == (5 if progress else 3)
     # the labels' range is read on the host before they are moved, once per batch, at no cost to a GPU
     assert few_labels == Counter({("device_batches", "__int__"): 3})
