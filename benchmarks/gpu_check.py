@@ -10,13 +10,14 @@ and the next one runs):
 2. no host wait per batch: ``torch.cuda.set_sync_debug_mode("warn")`` counts the synchronising calls
    of ``train_step``, ``eval_step`` and ``fit`` over a GPU-resident ``TensorLoader`` with random flips,
    for a few and for many batches, under the GPU's own precision policy and under fp16 with a
-   GradScaler (the policy of a T4 or a V100); the counts must not grow with the number of batches,
-   and where they do, the places in the code that synchronised are listed;
+   GradScaler (the policy of a T4 or a V100), and ``fit(compile="reduce-overhead")``; the counts must
+   not grow with the number of batches, and the places in the code that synchronised are listed;
 3. ``fit``'s optimizers are fused on the GPU;
-4. ``benchmarks/train_speed.py`` with every GPU variant at batch 256 (the issue's numbers);
-5. every ``torch.compile`` mode trains: ``fit(compile=mode)`` on a small problem against the eager run,
-   then a second ``fit`` of the same model (the max-autotune modes last: they tune for minutes);
-6. the benchmark with batches of 512 and 1024.
+4. ``benchmarks/train_speed.py`` with every GPU variant at batch 256 (the issue's numbers), each
+   benchmark process with empty compile caches;
+5. the benchmark with batches of 512 and 1024;
+6. every ``torch.compile`` mode trains: ``fit(compile=mode)`` on a small problem against the eager run,
+   then a second ``fit`` of the same model (the max-autotune modes last: they may tune for minutes).
 
 Results go to ``DIR/gpu_check.json`` (written after every stage and every compile mode, so a run cut
 short keeps what it measured) and a summary to stdout. The machine needs torch, torchvision and
@@ -31,7 +32,9 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import os
 import subprocess
+import tempfile
 import sys
 import time
 import warnings
@@ -62,7 +65,9 @@ class Report:
 
     def add(self, name: str, result: object) -> None:
         self.stages[name] = result
-        self.path.write_text(json.dumps(self.stages, indent=1))
+        partial = self.path.with_suffix(".partial")
+        partial.write_text(json.dumps(self.stages, indent=1))
+        os.replace(partial, self.path)  # a run killed mid-write keeps the previous complete file
         print(f"== {name}: {json.dumps(result)[:2000]}", flush=True)
 
     def run(self, name: str, stage, *args) -> None:
@@ -129,6 +134,10 @@ def host_waits(images: torch.Tensor, labels: torch.Tensor, device: torch.device)
                 "fit 2 epochs": lambda: cu.fit(cu.TinyVGG(1, 8, 10), loader, loader, epochs=2, device=device,
                                                precision=policy, progress=False, verbose=False),
             }
+            if name == "own":  # and compiled, CUDA graphs included (the warm-up run compiles)
+                loops["fit 2 epochs, compile reduce-overhead"] = lambda: cu.fit(
+                    cu.TinyVGG(1, 8, 10), loader, loader, epochs=2, device=device, precision=policy,
+                    compile="reduce-overhead", progress=False, verbose=False)
             for loop, run in loops.items():
                 run()  # warm-up: one-time work (cuDNN's choices, lazy initialisation) is not counted
                 key = f"{name} {loop} {batches} batches"
@@ -177,15 +186,22 @@ def compile_modes(images: torch.Tensor, labels: torch.Tensor, report: Report, de
 def benchmark(report: Report, device: torch.device, extra: list[str]) -> dict:
     """``train_speed.py`` in its own process; if time runs out, the variants it finished are kept."""
     command = [sys.executable, str(ROOT / "benchmarks" / "train_speed.py"), "--device", device.type, *extra]
+    cache = tempfile.mkdtemp(prefix="gpu-check-cache-")  # empty compile caches: the first compile is really cold
+    env = {**os.environ, "TORCHINDUCTOR_CACHE_DIR": cache, "TRITON_CACHE_DIR": os.path.join(cache, "triton")}
     try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=max(report.left(), 1))
+        done = subprocess.run(command, capture_output=True, text=True, timeout=max(report.left(), 1), env=env)
     except subprocess.TimeoutExpired as stopped:
-        finished = [line for line in _text(stopped.stderr).splitlines() if line.startswith(VARIANT_LINE)]
         return {"command": " ".join(extra), "result": "stopped: out of time",
-                "finished_variants": [json.loads(line[len(VARIANT_LINE):]) for line in finished]}
+                "finished_variants": _finished(_text(stopped.stderr))}
     if done.returncode != 0:
-        return {"command": " ".join(extra), "result": f"FAILED ({done.returncode}): {done.stderr[-1500:]}"}
+        return {"command": " ".join(extra), "result": f"FAILED ({done.returncode}): {done.stderr[-1500:]}",
+                "finished_variants": _finished(done.stderr)}
     return {"command": " ".join(extra), "result": json.loads(done.stdout.strip().splitlines()[-1])}
+
+
+def _finished(stderr: str) -> list[dict]:
+    """The variants train_speed.py finished before it stopped (it writes each to stderr)."""
+    return [json.loads(line[len(VARIANT_LINE):]) for line in stderr.splitlines() if line.startswith(VARIANT_LINE)]
 
 
 def _text(output: bytes | str | None) -> str:
@@ -226,13 +242,13 @@ def main() -> None:
     report.run("host_waits", host_waits, images, labels, device)
     report.run("fused_optimizers", fused_optimizers, device)
     report.run("benchmark", benchmark, report, device, ["--variants", all_variants, *smoke])
-    report.run("compile_modes", compile_modes, images, labels, report, device)
     for batch_size, lr in ((512, 2e-2), (1024, 3e-2)):
         if report.left() < 90:
             report.add(f"benchmark_batch_{batch_size}", "skipped: out of time")
             continue
         report.run(f"benchmark_batch_{batch_size}", benchmark, report, device, [
             "--batch-size", str(batch_size), "--lr", str(lr), "--variants", variants, *smoke])
+    report.run("compile_modes", compile_modes, images, labels, report, device)  # last: max-autotune may run long
     print(f"gpu_check: done, {report.left():.0f} s of the budget left; results in {report.path}")
 
 

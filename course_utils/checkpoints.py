@@ -99,7 +99,9 @@ def load_resumable(
     with other ``settings`` (epochs, steps per epoch, monitor, optimizer): continuing such a run
     would silently mix two schedules. Behind ``fit(resume_path=...)`` (lesson 03).
     """
-    saved = torch.load(path, map_location=device, weights_only=True)
+    # read onto the CPU: load_state_dict puts each piece where its owner lives (and keeps a non-fused optimizer's
+    # step counters on the CPU, where reading them costs a GPU nothing)
+    saved = torch.load(path, map_location="cpu", weights_only=True)
     if not isinstance(saved, dict) or "settings" not in saved:
         raise ValueError(f"resume_path: expected a file that fit(resume_path=...) wrote, got {str(path)!r} "
                          "(a checkpoint_path file holds weights only)")

@@ -11,8 +11,8 @@ is compiled again: use ``drop_last=True`` for the training loader.
 
 Where compiling does not help, or cannot work, the model runs as it is and the reason is given:
 
-* the CPU: measured on this course's 2-core machine, TinyVGG trained no faster compiled, after
-  15–20 s of compiling;
+* the CPU: measured on this course's 2-core machine, TinyVGG trained slower compiled, after about
+  20 s of compiling (README, Performance);
 * Apple's MPS: ``torch.compile`` support for MPS is still a prototype;
 * NVIDIA GPUs older than Volta (compute capability below 7.0) and machines without Triton:
   the GPU code generator needs both.
@@ -47,11 +47,13 @@ def _compile_mode(compile: bool | str) -> str | None:  # noqa: A002 - the name f
 
 
 def is_compiled(model: nn.Module) -> bool:
-    """Whether ``model`` is the wrapper ``torch.compile`` returns (it keeps the original as ``_orig_mod``).
+    """Whether ``model`` runs compiled: the wrapper ``torch.compile`` returns (it keeps the original as
+    ``_orig_mod``), or a module compiled in place with ``model.compile()``.
 
     Taught in lesson 03.
     """
-    return isinstance(getattr(model, "_orig_mod", None), nn.Module)
+    wrapped = isinstance(getattr(model, "_orig_mod", None), nn.Module)
+    return wrapped or getattr(model, "_compiled_call_impl", None) is not None
 
 
 def why_not_compiled(device: torch.device | str) -> str | None:
@@ -61,7 +63,7 @@ def why_not_compiled(device: torch.device | str) -> str | None:
     """
     device = require_device("device", device)
     if device.type == "cpu":
-        return "on the CPU compiling gave no speed-up for the course's networks (measured), after 15-20 s of compiling"
+        return "on the CPU compiling made the course's networks no faster (measured), after about 20 s of compiling"
     if device.type != "cuda":
         return f"torch.compile support for {device.type} devices is not mature yet"
     major, minor = torch.cuda.get_device_capability(device)

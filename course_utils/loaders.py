@@ -137,7 +137,7 @@ class TensorLoader:
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         if self.shuffle:
             # drawn on the CPU (a seeded generator gives the same order everywhere); to a CUDA GPU copied without
-            # making the host wait (MPS needs a waiting copy: its early return can read the CPU tensor after it is freed)
+            # making the host wait (MPS needs a waiting copy: its early return may read the CPU tensor once freed)
             order = torch.randperm(self.num_samples, generator=self.generator).to(
                 self.device, non_blocking=self.device.type == "cuda")
         else:
