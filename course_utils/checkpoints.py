@@ -90,7 +90,7 @@ def save_resumable(path: str | Path, **state: Any) -> None:
 
 
 def load_resumable(
-    path: str | Path, device: torch.device, settings: dict[str, Any], *, model: nn.Module, loss_fn: Any,
+    path: str | Path, settings: dict[str, Any], *, model: nn.Module, loss_fn: Any,
     optimizer: torch.optim.Optimizer, scheduler: Any, scaler: Any,
 ) -> dict[str, Any]:
     """Load a ``save_resumable`` file into the run's objects; return its epoch, history and best-so-far.

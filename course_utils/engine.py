@@ -365,7 +365,7 @@ def fit(
     settings = {"epochs": epochs, "steps_per_epoch": steps_per_epoch, "monitor": monitor,
                 "optimizer": type(optimizer_).__name__}
     if resume_path is not None and Path(resume_path).is_file():
-        restored = load_resumable(resume_path, device, settings, model=model, loss_fn=loss_fn, optimizer=optimizer_,
+        restored = load_resumable(resume_path, settings, model=model, loss_fn=loss_fn, optimizer=optimizer_,
                                   scheduler=scheduler_, scaler=scaler)
         history, best_value, best_state = restored["history"], restored["best_value"], restored["best_state"]
         stale_epochs, first_epoch = restored["stale_epochs"], restored["epoch"] + 1

@@ -555,7 +555,7 @@ def test_resuming_keeps_this_machines_choice_of_fused_update(tmp_path: Path, sav
                    history=cu.checkpoints.History(device="cpu", precision="fp32"), best_value=0.0, best_state=None,
                    stale_epochs=0, settings={})
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2, fused=now_fused)
-    load_resumable(path, torch.device("cpu"), {}, model=model, loss_fn=None, optimizer=optimizer, scheduler=None,
+    load_resumable(path, {}, model=model, loss_fn=None, optimizer=optimizer, scheduler=None,
                    scaler=None)
     assert optimizer.param_groups[0]["fused"] == now_fused
     assert optimizer.state_dict()["state"][0]["step"] == 1  # the saved state is there
