@@ -17,7 +17,7 @@ Where compiling does not help, or cannot work, the model runs as it is and the r
 * NVIDIA GPUs older than Volta (compute capability below 7.0) and machines without Triton:
   the GPU code generator needs both.
 
-Taught in lesson 03 (``fit``'s ``compile`` argument).
+Behind ``fit``'s ``compile`` argument, which lesson 03 mentions.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ def is_compiled(model: nn.Module) -> bool:
     """Whether ``model`` runs compiled: the wrapper ``torch.compile`` returns (it keeps the original as
     ``_orig_mod``), or a module compiled in place with ``model.compile()``.
 
-    Taught in lesson 03.
+    Behind ``fit(compile=...)``, which lesson 03 mentions.
     """
     wrapped = isinstance(getattr(model, "_orig_mod", None), nn.Module)
     return wrapped or getattr(model, "_compiled_call_impl", None) is not None
@@ -59,7 +59,7 @@ def is_compiled(model: nn.Module) -> bool:
 def why_not_compiled(device: torch.device | str) -> str | None:
     """Why a model on ``device`` is better run without ``torch.compile``; ``None`` when compiling can help.
 
-    Taught in lesson 03.
+    Behind ``fit(compile=...)``, which lesson 03 mentions.
     """
     device = require_device("device", device)
     if device.type == "cpu":
@@ -84,7 +84,7 @@ def compile_for_training(model: nn.Module, device: torch.device | str, compile: 
     wrapper would prefix with ``_orig_mod.``. Batch shapes are compiled one by one (``dynamic=False``):
     specialised kernels, and one extra compile for a smaller last batch.
 
-    Taught in lesson 03.
+    Behind ``fit(compile=...)``, which lesson 03 mentions.
     """
     require_module("model", model)
     mode = _compile_mode(compile)

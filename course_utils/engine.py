@@ -222,7 +222,7 @@ def _make_optimizer(
     if not params:
         raise ValueError("model: expected at least one trainable parameter, got none (is everything frozen?)")
     groups: Any = [{"params": params}] if decay_norm_and_bias else decay_groups(model, weight_decay)
-    # On a GPU the fused update is one kernel per step instead of one per parameter and operation, and it takes
+    # On a GPU the fused update is one kernel per parameter group instead of several per parameter, and it takes
     # a GradScaler's checks without reading them on the host (as nanoGPT does); elsewhere torch's default.
     fused = True if all(p.is_cuda for p in params) else None
     if optimizer == "adamw":
