@@ -20,6 +20,7 @@ from __future__ import annotations
 import gzip
 import os
 import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -98,10 +99,19 @@ def _install_system_fashion_mnist(raw_dir: Path, system_dir: Path) -> bool:
     for source, name in zip(sources, _FASHION_FILES):
         target = raw_dir / name
         if not target.is_file():
-            partial = target.with_suffix(".partial")
-            with gzip.open(source, "rb") as packed, open(partial, "wb") as unpacked:
-                shutil.copyfileobj(packed, unpacked)
-            partial.replace(target)
+            # Each writer unpacks into a file of its own, then renames it into place in one step: two
+            # notebooks (or two test workers) unpacking at once never write into, or rename, each other's file.
+            own_file = tempfile.NamedTemporaryFile(dir=raw_dir, prefix=f".{name}.", suffix=".partial", delete=False)
+            with own_file as unpacked:
+                partial = Path(unpacked.name)
+                try:
+                    with gzip.open(source, "rb") as packed:
+                        shutil.copyfileobj(packed, unpacked)
+                except BaseException:
+                    unpacked.close()
+                    partial.unlink(missing_ok=True)
+                    raise
+            os.replace(partial, target)
     return True
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gzip
+import shutil
 import urllib.error
 from pathlib import Path
 
@@ -33,6 +35,40 @@ def test_fashion_mnist_from_system_copy(tmp_path: Path) -> None:
     assert labels.dtype == torch.int64 and torch.equal(torch.bincount(labels), torch.full((10,), 1000))
     # The first test image of FashionMNIST is an ankle boot (class 9).
     assert int(labels[0]) == 9
+
+
+def test_two_writers_unpacking_the_system_copy_at_once_both_succeed(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Two notebooks (or two test workers) that find the cache empty unpack the same files at the same time."""
+    system_dir, raw_dir = tmp_path / "system", tmp_path / "cache" / "FashionMNIST" / "raw"
+    system_dir.mkdir()
+    contents = {name: f"{name} ".encode() * 5000 for name in datasets._FASHION_FILES}
+    for name, content in contents.items():
+        (system_dir / f"{name}.gz").write_bytes(gzip.compress(content))
+    real_copy = shutil.copyfileobj
+    interrupted = []
+
+    def copy_while_another_writer_runs(source: object, destination: object) -> None:
+        if not interrupted:  # the first copy is overtaken: a second writer unpacks every file meanwhile
+            interrupted.append(True)
+            assert datasets._install_system_fashion_mnist(raw_dir, system_dir)
+        real_copy(source, destination)
+
+    monkeypatch.setattr(datasets.shutil, "copyfileobj", copy_while_another_writer_runs)
+    assert datasets._install_system_fashion_mnist(raw_dir, system_dir)
+    assert interrupted
+    assert {path.name: path.read_bytes() for path in raw_dir.iterdir()} == contents  # whole files, no leftovers
+
+
+def test_a_broken_system_copy_leaves_no_partial_file(tmp_path: Path) -> None:
+    system_dir, raw_dir = tmp_path / "system", tmp_path / "raw"
+    system_dir.mkdir()
+    for name in datasets._FASHION_FILES:
+        (system_dir / f"{name}.gz").write_bytes(gzip.compress(bytes(range(256)) * 400)[:-100])  # cut short
+    with pytest.raises(EOFError):
+        datasets._install_system_fashion_mnist(raw_dir, system_dir)
+    assert list(raw_dir.iterdir()) == []  # the next try starts clean
 
 
 def test_fashion_mnist_without_copy_or_network_says_what_to_do(

@@ -44,6 +44,7 @@ class Recorder(nn.Module):
 
 def test_train_step_learns_and_uses_train_mode() -> None:
     x, y = _blobs()
+    torch.manual_seed(0)  # the same start whichever tests this worker ran before
     model = Recorder()
     loader = cu.TensorLoader(x, y, 32, shuffle=True, generator=torch.Generator().manual_seed(0))
     optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
@@ -56,6 +57,7 @@ def test_train_step_learns_and_uses_train_mode() -> None:
 
 def test_eval_step_is_sample_weighted_and_uses_inference_mode() -> None:
     x, y = _blobs(10)
+    torch.manual_seed(0)  # the same start whichever tests this worker ran before
     model = Recorder()
     loss_fn = nn.CrossEntropyLoss()
     result = cu.eval_step(model, cu.TensorLoader(x, y, 4), loss_fn, "cpu", precision=FP32)

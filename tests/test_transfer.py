@@ -8,6 +8,7 @@ import torchvision
 from torch import nn
 from torchvision.models.convnext import CNBlockConfig, ConvNeXt
 
+from course_utils import runtime
 from course_utils.models import FashionMLP, LeNet5, SmallCNN, TinyVGG, count_parameters
 from course_utils.transfer import (
     discriminative_param_groups,
@@ -304,7 +305,10 @@ def test_discriminative_param_groups_validate_their_arguments():
 # ---------------------------------------------------------------- extract_features
 
 
-def test_extract_features_returns_what_the_head_receives():
+@pytest.mark.parametrize("bf16_cpu", [False, True], ids=["fp32-cpu", "bf16-cpu"])
+def test_extract_features_returns_what_the_head_receives(monkeypatch, bf16_cpu):
+    """On every CPU: fp32 where the CPU has no bf16 matrix units, bf16 autocast where it has (Intel AMX)."""
+    monkeypatch.setattr(runtime, "cpu_supports_bf16", lambda: bf16_cpu)
     torch.manual_seed(0)
     model = TinyVGG(hidden_channels=4)
     model.train()
@@ -315,10 +319,16 @@ def test_extract_features_returns_what_the_head_receives():
     assert torch.equal(got_labels, labels)
     assert model.training  # mode restored
     model.eval()
-    with torch.no_grad():
-        expected = model.classifier[0](model.block_2(model.block_1(images)))
-        assert torch.allclose(features, expected, atol=1e-6)
-        assert torch.allclose(model.classifier[1](features), model(images), atol=1e-5)
+    policy = runtime.precision_policy("cpu")  # the policy extract_features ran under
+    assert (policy.autocast_dtype is torch.bfloat16) == bf16_cpu
+    with torch.no_grad(), policy.autocast():
+        layout = torch.channels_last if policy.channels_last else torch.contiguous_format
+        expected = model.classifier[0](model.block_2(model.block_1(images.to(memory_format=layout)))).float()
+        torch.testing.assert_close(features, expected, atol=1e-6, rtol=1e-6)
+        logits = model(images.to(memory_format=layout)).float()
+    # the head on the features gives the model's logits (in bf16, within its rounding)
+    tolerance = 2e-2 if bf16_cpu else 1e-5
+    torch.testing.assert_close(model.classifier[1](features), logits, atol=tolerance, rtol=tolerance)
     assert not model.classifier[1]._forward_hooks  # the hook is removed
 
 
