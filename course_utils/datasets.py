@@ -101,17 +101,16 @@ def _install_system_fashion_mnist(raw_dir: Path, system_dir: Path) -> bool:
         if not target.is_file():
             # Each writer unpacks into a file of its own, then renames it into place in one step: two
             # notebooks (or two test workers) unpacking at once never write into, or rename, each other's file.
-            own_file = tempfile.NamedTemporaryFile(dir=raw_dir, prefix=f".{name}.", suffix=".partial", delete=False)
-            with own_file as unpacked:
-                partial = Path(unpacked.name)
-                try:
-                    with gzip.open(source, "rb") as packed:
-                        shutil.copyfileobj(packed, unpacked)
-                except BaseException:
-                    unpacked.close()
-                    partial.unlink(missing_ok=True)
-                    raise
-            os.replace(partial, target)
+            handle, own_name = tempfile.mkstemp(dir=raw_dir, prefix=f".{name}.", suffix=".partial")
+            partial = Path(own_name)
+            try:
+                with os.fdopen(handle, "wb") as unpacked, gzip.open(source, "rb") as packed:
+                    shutil.copyfileobj(packed, unpacked)
+                partial.chmod(0o644)  # readable by all, as a downloaded file is (mkstemp makes it private)
+                os.replace(partial, target)
+            except BaseException:  # a broken copy, a full disk, Ctrl-C: no hidden half-file is left behind
+                partial.unlink(missing_ok=True)
+                raise
     return True
 
 

@@ -59,6 +59,7 @@ def test_two_writers_unpacking_the_system_copy_at_once_both_succeed(
     assert datasets._install_system_fashion_mnist(raw_dir, system_dir)
     assert interrupted
     assert {path.name: path.read_bytes() for path in raw_dir.iterdir()} == contents  # whole files, no leftovers
+    assert {path.stat().st_mode & 0o777 for path in raw_dir.iterdir()} == {0o644}  # readable by every user
 
 
 def test_a_broken_system_copy_leaves_no_partial_file(tmp_path: Path) -> None:
