@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 
 import pytest
@@ -568,3 +569,82 @@ def test_resuming_keeps_this_machines_choice_of_fused_update(tmp_path: Path, sav
     scaler.step(optimizer)  # the fused path takes the scaler's checks without a host read; no error either way
     scaler.update()
     assert optimizer.state_dict()["state"][0]["step"] == 2
+
+
+# ---- what mutation testing showed after the GPU-speed work (fit's defaults, its lines, SGD, train_loss)
+
+
+def _capture_optimizers(monkeypatch: pytest.MonkeyPatch, name: str) -> list[torch.optim.Optimizer]:
+    made: list[torch.optim.Optimizer] = []
+    real = getattr(torch.optim, name)
+    monkeypatch.setattr(torch.optim, name, lambda *a, **k: made.append(real(*a, **k)) or made[-1])
+    return made
+
+
+def test_fit_defaults_five_epochs_decay_on_weights_only_a_bar_and_no_compiling(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    made = _capture_optimizers(monkeypatch, "AdamW")
+    x, y = _blobs(64)
+    history = cu.fit(_linear(), cu.TensorLoader(x, y, 16), device="cpu", precision=FP32)
+    assert history.epochs == 5
+    # weight decay 0.05 on the Linear's 12 weights, none on its 3 biases
+    decay = {group["weight_decay"]: sum(p.numel() for p in group["params"]) for group in made[0].param_groups}
+    assert decay == {0.05: 12, 0.0: 3}
+    out = capsys.readouterr()
+    assert "epoch 5/5" in out.err  # the progress bar is on by default
+    assert "compiled" not in out.out  # compile=False by default: nothing is said about compiling
+
+
+def test_fit_with_sgd_uses_nesterov_momentum_0_9(monkeypatch: pytest.MonkeyPatch) -> None:
+    made = _capture_optimizers(monkeypatch, "SGD")
+    x, y = _blobs(64)
+    cu.fit(_linear(), cu.TensorLoader(x, y, 16), epochs=1, optimizer="sgd", lr=0.1, device="cpu", precision=FP32,
+           progress=False, verbose=False)
+    assert len(made) == 1
+    assert (made[0].defaults["momentum"], made[0].defaults["nesterov"]) == (0.9, True)
+
+
+def test_fit_saves_the_best_checkpoint_even_without_restoring_it(tmp_path: Path) -> None:
+    train, val = _diverging_validation()
+    checkpoint = tmp_path / "best.pt"
+    model = _linear()
+    history = cu.fit(model, train, val, epochs=3, lr=0.5, scheduler=None, device="cpu", precision=FP32,
+                     checkpoint_path=checkpoint, restore_best=False, progress=False, verbose=False)
+    assert history.best_epoch == 1 and checkpoint.is_file()
+    saved = torch.load(checkpoint, weights_only=True)
+    assert not torch.equal(saved["1.weight"], model.state_dict()["1.weight"])  # the last epoch's weights stay
+
+
+def test_fit_prints_one_line_per_epoch(capsys: pytest.CaptureFixture[str]) -> None:
+    x, y = _blobs(64)
+    number = r"\d\.\d{4}"
+    cu.fit(_linear(), cu.TensorLoader(x, y, 16), cu.TensorLoader(x, y, 32), epochs=2, device="cpu",
+           precision=FP32, progress=False)
+    lines = capsys.readouterr().out.splitlines()
+    with_val = rf"epoch  \d/2 \| train loss {number} acc {number} \| val loss {number} acc {number} \| \d+\.\d s"
+    assert len(lines) == 2 and all(re.fullmatch(with_val, line) for line in lines), lines
+    cu.fit(_linear(), cu.TensorLoader(x, y, 16), epochs=1, monitor="train_loss", device="cpu", precision=FP32,
+           progress=False)
+    assert re.fullmatch(rf"epoch  1/1 \| train loss {number} acc {number} \| \d+\.\d s", capsys.readouterr().out.strip())
+
+
+def test_fit_can_monitor_the_training_loss_without_a_validation_set() -> None:
+    x, y = _blobs(64)
+    model = _linear()
+    history = cu.fit(model, cu.TensorLoader(x, y, 16), epochs=3, monitor="train_loss", scheduler=None, lr=0.1,
+                     device="cpu", precision=FP32, progress=False, verbose=False)
+    assert history.val_loss == [] and history.best_epoch == 1 + history.train_loss.index(min(history.train_loss))
+    with pytest.raises(ValueError, match="^monitor: expected one of"):
+        cu.fit(model, cu.TensorLoader(x, y, 16), monitor="TRAIN_LOSS")
+
+
+def test_train_step_names_a_wrong_model_and_labels_its_bar(capsys: pytest.CaptureFixture[str]) -> None:
+    x, y = _blobs(32)
+    loader = cu.TensorLoader(x, y, 16)
+    model = _linear()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    with pytest.raises(TypeError, match=r"^model: expected a torch.nn.Module, got"):
+        cu.train_step("model", loader, nn.CrossEntropyLoss(), optimizer, "cpu")  # type: ignore[arg-type]
+    cu.train_step(model, loader, nn.CrossEntropyLoss(), optimizer, "cpu", precision=FP32, progress=True)
+    assert re.search(r"(^|\r)train: ", capsys.readouterr().err)

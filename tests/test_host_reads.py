@@ -43,11 +43,19 @@ def host_reads(monkeypatch) -> Counter:
         def counting(self, *args, _original=original, _name=name, **kwargs):
             frame = sys._getframe(1)
             if frame.f_code.co_filename.startswith(PACKAGE):
-                counts[(frame.f_code.co_name, _name)] += 1
+                counts[(_plain_name(frame.f_code.co_name), _name)] += 1
             return _original(self, *args, **kwargs)
 
         monkeypatch.setattr(torch.Tensor, name, counting)
     return counts
+
+
+def _plain_name(code_name: str) -> str:
+    """The function's own name, also under ``./course mutate`` (mutmut renames ``train_step`` to
+    ``x_train_step__mutmut_orig`` and ``_SampleAverages.result`` to ``xǁ_SampleAveragesǁresult__mutmut_3``)."""
+    if "__mutmut_" not in code_name:
+        return code_name
+    return code_name.split("__mutmut_")[0].split("ǁ")[-1].removeprefix("x_")
 
 
 def _loader(batches: int, batch_size: int = 8, shuffle: bool = True) -> cu.TensorLoader:
