@@ -610,8 +610,8 @@ def test_fit_saves_the_best_checkpoint_even_without_restoring_it(tmp_path: Path)
     checkpoint = tmp_path / "best.pt"
     model = _linear()
     history = cu.fit(model, train, val, epochs=3, lr=0.5, scheduler=None, device="cpu", precision=FP32,
-                     checkpoint_path=checkpoint, restore_best=False, progress=False, verbose=False)
-    assert history.best_epoch == 1 and checkpoint.is_file()
+                     monitor="val_loss", checkpoint_path=checkpoint, restore_best=False, progress=False, verbose=False)
+    assert history.best_epoch == 1 and history.val_loss[0] < min(history.val_loss[1:]) and checkpoint.is_file()
     saved = torch.load(checkpoint, weights_only=True)
     assert not torch.equal(saved["1.weight"], model.state_dict()["1.weight"])  # the last epoch's weights stay
 
