@@ -4,6 +4,9 @@ and of course_utils.evaluation.macro_scores_from_confusion."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import urllib.error
 from pathlib import Path
 
@@ -158,6 +161,22 @@ def test_photo_standin_folder_defaults_to_a_temporary_folder():
     splits = cu.image_folders.photo_standin_folder(per_class=(1, 1, 1), image_size=16)
     assert splits.root.is_dir() and "standin-folder-" in splits.root.name
     assert len(cu.image_files(splits.root)) == 18
+
+
+def test_the_temporary_standin_folder_is_deleted_when_python_exits(tmp_path):
+    """A notebook cut off before its clean-up cell (a grader's time limit) still leaves nothing in TMPDIR."""
+    code = ("import course_utils as cu, sys; f = cu.image_folders.photo_standin_folder; "
+            "print(f(per_class=(1, 1, 1), image_size=16).root); "
+            "print(f(sys.argv[1], per_class=(1, 1, 1), image_size=16).root)")
+    kept = tmp_path / "kept"
+    env = {**os.environ, "TMPDIR": str(tmp_path / "tmp"), "PYTHONPATH": str(Path(cu.__file__).parents[1])}
+    (tmp_path / "tmp").mkdir()
+    result = subprocess.run([sys.executable, "-c", code, str(kept)], capture_output=True, text=True, env=env,
+                            check=True, timeout=120)
+    temporary, given = (Path(line) for line in result.stdout.split())
+    assert temporary.parent == tmp_path / "tmp" and "standin-folder-" in temporary.name
+    assert not temporary.exists() and list((tmp_path / "tmp").iterdir()) == []  # gone with the process
+    assert given == kept and len(cu.image_files(kept)) == 18  # a folder the caller named is the caller's
 
 
 def test_photo_standin_folder_rejects_bad_arguments(tmp_path):
