@@ -450,10 +450,15 @@ def test_engine_rejects_bad_input() -> None:
 # ---- what mutation testing (./course mutate) showed the tests above did not pin down
 
 
-def test_fit_defaults_are_adamw_at_3e_3_with_a_onecycle_schedule(monkeypatch: pytest.MonkeyPatch) -> None:
+def _capture_optimizers(monkeypatch: pytest.MonkeyPatch, name: str) -> list[torch.optim.Optimizer]:
     made: list[torch.optim.Optimizer] = []
-    real_adamw = torch.optim.AdamW
-    monkeypatch.setattr(torch.optim, "AdamW", lambda *a, **k: made.append(real_adamw(*a, **k)) or made[-1])
+    real = getattr(torch.optim, name)
+    monkeypatch.setattr(torch.optim, name, lambda *a, **k: made.append(real(*a, **k)) or made[-1])
+    return made
+
+
+def test_fit_defaults_are_adamw_at_3e_3_with_a_onecycle_schedule(monkeypatch: pytest.MonkeyPatch) -> None:
+    made = _capture_optimizers(monkeypatch, "AdamW")
     x, y = _blobs(64)
     history = cu.fit(_linear(), cu.TensorLoader(x, y, 16), epochs=2, device="cpu", precision=FP32, progress=False,
                      verbose=False)
@@ -572,13 +577,6 @@ def test_resuming_keeps_this_machines_choice_of_fused_update(tmp_path: Path, sav
 
 
 # ---- what mutation testing showed after the GPU-speed work (fit's defaults, its lines, SGD, train_loss)
-
-
-def _capture_optimizers(monkeypatch: pytest.MonkeyPatch, name: str) -> list[torch.optim.Optimizer]:
-    made: list[torch.optim.Optimizer] = []
-    real = getattr(torch.optim, name)
-    monkeypatch.setattr(torch.optim, name, lambda *a, **k: made.append(real(*a, **k)) or made[-1])
-    return made
 
 
 def test_fit_defaults_five_epochs_decay_on_weights_only_a_bar_and_no_compiling(
